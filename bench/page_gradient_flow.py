@@ -49,7 +49,7 @@ app_test.ScriptCache = local_script_runner.ScriptCache = lambda: SHARED_SCRIPT_C
 from harness import run_page  # noqa: E402
 from rnn_core import analysis as A  # noqa: E402
 
-spec = importlib.util.spec_from_file_location("gradient_flow_page", ROOT / "pages" / "gradient_flow.py")
+spec = importlib.util.spec_from_file_location("gradient_flow_page", ROOT / "views" / "gradient_flow.py")
 page = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(page)  # defines the page's functions; its storyboard runs only as __main__
 
@@ -82,7 +82,7 @@ def median_ms(fn, values):
 
 def main():
     compute = median_ms(rerun_work, RHOS)
-    at = run_page("pages/gradient_flow.py", timeout=60)
+    at = run_page("views/gradient_flow.py", timeout=60)
 
     def slider_move(rho):
         at.sidebar.slider(key="gf_rho").set_value(float(rho))

@@ -10,16 +10,16 @@ from typing import NamedTuple
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# Where the page files live. A folder named exactly "pages" beside app.py puts Streamlit in its
-# legacy multipage mode until some session has called st.navigation: the first requests after a
-# server start then run a deep-linked page without app.py (lab_ui.state.ensure_app_frame repairs
-# that with a rerun) or, when the URL differs from the file name (/gradient-flow for
-# gradient_flow.py), pop up "Page not found" over the right page. Any other name avoids it all.
-PAGES_DIR = "pages"
+# Where the page files live: deliberately not "pages". A folder of that name beside app.py puts
+# Streamlit (1.67) in its legacy multipage mode until some session has called st.navigation, so
+# a deep link as the first request after a server start runs the page without app.py, or pops
+# up "Page not found" when the URL differs from the file name (/gradient-flow). The browser test
+# tests/test_browser_shell.py opens each page as the first request of a fresh server.
+PAGES_DIR = "views"
 
 
 class PageSpec(NamedTuple):
-    path: str       # relative to the repository root, e.g. "pages/unroll.py"
+    path: str       # relative to the repository root, e.g. "views/unroll.py"
     title: str
     url_path: str   # stable deep-link path; "" is Home, the default page
     icon: str       # a Material icon: the classroom machines have no emoji font

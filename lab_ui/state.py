@@ -13,12 +13,9 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterable, Mapping
 from numbers import Integral, Real
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from lab_ui.notation import DEFAULT_NOTATION, NOTATIONS
 
@@ -43,7 +40,6 @@ def init_defaults(page_defaults: Mapping[str, Any],
     is allowed; otherwise the value the student last left it at, or the default. `allowed[key]` is a `(lo, hi)` tuple of inclusive bounds for numbers, or a list/set/
     range of permitted values. A bad query value is ignored, never an exception.
     """
-    ensure_app_frame()
     defaults = {**SHARED_DEFAULTS, **page_defaults}
     limits = {**SHARED_ALLOWED, **(allowed or {})}
     for key, default in defaults.items():
@@ -89,32 +85,6 @@ def format_value(value: Any) -> str | None:
     if isinstance(value, (tuple, list)) and all(_is_number(v) for v in value):
         return ",".join(format_value(v) for v in value)
     return None
-
-
-def ensure_app_frame() -> None:
-    """Rerun inside app.py's navigation if Streamlit ran this page in its legacy pages/ mode.
-
-    Streamlit decides once per process, at the first session, whether the app "uses the pages/
-    directory"; if so, and the first request is a deep link such as /unroll, it runs
-    pages/unroll.py on its own, without app.py: no shared sidebar, wrong navigation. Calling
-    st.navigation clears that decision, but in such a run app.py never executes. We detect the
-    legacy run by its page registry (it lists the main script, app.py, as a page, which our
-    navigation never does), clear the decision and rerun; the rerun executes app.py, whose
-    st.navigation resolves the same URL. The check is per session, so it is safe when many
-    students open deep links at the same moment after a server start.
-    """
-    ctx = get_script_run_ctx()
-    if ctx is None:
-        return
-    pages = ctx.pages_manager.get_pages()
-    main_script = Path(ctx.pages_manager.main_script_path).resolve()
-    lists_main_script = any(
-        info.get("script_path") and Path(info["script_path"]).resolve() == main_script
-        for info in pages.values()
-    )
-    if len(pages) > 1 and lists_main_script:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
 
 
 def _parse(raw: str, default: Any) -> Any:

@@ -1,14 +1,11 @@
 """Helpers for page tests: run a page with AppTest, read its Plotly figures, drive a real browser.
 
-Page AppTests run inside the app shell: `run_page("pages/unroll.py")` runs app.py (navigation,
+Page AppTests run inside the app shell: `run_page("views/unroll.py")` runs app.py (navigation,
 shared sidebar) and selects the page, as a browser deep link does. Why not the page file alone:
 st.page_link and st.switch_page need app.py's st.navigation, the seed and notation come from
 the shell's sidebar as in production, and a page that forgot to initialise its own keys fails
 here as it would for a student. Widget keys are the same either way; AppTest never fires
-`run_every`, and each at.run() runs a fragment once. While the pages live in a folder named
-pages/ (lab_ui/nav.py, PAGES_DIR), AppTest runs a selected page alone first (Streamlit's legacy
-mode), until the page's lab_ui.state.init_defaults call reruns it inside app.py: code above that
-call runs twice.
+`run_every`, and each at.run() runs a fragment once.
 
 Browser helpers (`wait_for_app`, `assert_no_error_elements`, ...) take a Playwright sync Page.
 """
@@ -34,13 +31,13 @@ ERROR_SELECTORS = ('[data-testid="stException"]', '[data-testid="stAlertContentE
 
 
 def app_path(rel: str) -> str:
-    """Absolute path of `rel` (e.g. "pages/unroll.py") under the repository root."""
+    """Absolute path of `rel` (e.g. "views/unroll.py") under the repository root."""
     return str(REPO_ROOT / rel)
 
 
 def page_file(url_path: str) -> str:
     """The file of the page served at `url_path` ("unroll", "gradient-flow", "" for Home),
-    relative to the repository root, e.g. "pages/unroll.py": tests need not know the folder."""
+    relative to the repository root, e.g. "views/unroll.py": tests need not know the folder."""
     for spec in nav.LEARNING_PATH:
         if spec.url_path == url_path:
             return spec.path
@@ -109,9 +106,7 @@ def wait_for_app(page, timeout: float = 30_000) -> None:
     Ready means: connected, script state "notRunning", and the shared sidebar's seed input and
     notation selector drawn (app.py draws them on every page), all holding for 0.5 s. The
     sidebar matters: the browser can report "notRunning" while it is still rendering what the
-    run sent (lazily loaded widget code, seconds on a loaded machine), and on a server's first
-    requests Streamlit may first run a page on its own (legacy pages/ mode) before lab_ui reruns
-    it inside app.py. A page's own elements may still be rendering: assert on them with
+    run sent (lazily loaded widget code, seconds on a loaded machine). A page's own elements may still be rendering: assert on them with
     Playwright's `expect`, which waits.
     """
     page.locator('[data-testid="stApp"]').wait_for(timeout=timeout)

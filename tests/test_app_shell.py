@@ -279,45 +279,10 @@ def test_no_exercise_banner_without_an_exercise():
     assert len(at.sidebar.info) == 0
 
 
-# --- the legacy pages/ mode guard -------------------------------------------------------------
+# --- the multipage scheme ----------------------------------------------------------------------
 
-APP = """
-import streamlit as st
-from lab_ui import state
-page = st.navigation([st.Page("pages/first.py", default=True),
-                      st.Page("pages/guarded.py", url_path="guarded"),
-                      st.Page("pages/unguarded.py", url_path="unguarded")])
-state.init_defaults({})
-st.sidebar.markdown("app shell")
-page.run()
-"""
-GUARDED = ("import streamlit as st\nfrom lab_ui import state\nstate.init_defaults({})\n"
-           "st.markdown('guarded page')\n")
-UNGUARDED = "import streamlit as st\nst.markdown('unguarded page')\n"
-
-
-@pytest.fixture
-def tiny_app(tmp_path):
-    (tmp_path / "pages").mkdir()
-    (tmp_path / "app.py").write_text(APP)
-    (tmp_path / "pages" / "first.py").write_text("import streamlit as st\nst.markdown('first')\n")
-    (tmp_path / "pages" / "guarded.py").write_text(GUARDED)
-    (tmp_path / "pages" / "unguarded.py").write_text(UNGUARDED)
-    return tmp_path
-
-
-def test_init_defaults_reruns_a_page_that_streamlit_ran_in_legacy_pages_mode(tiny_app):
-    at = AppTest.from_file(str(tiny_app / "app.py"), default_timeout=30).run()
-    at.switch_page("pages/guarded.py").run()
-    no_exceptions(at)
-    assert [element.value for element in at.main.markdown] == ["guarded page"]
-    assert [element.value for element in at.sidebar.markdown] == ["app shell"]
-
-
-def test_without_init_defaults_a_page_in_pages_dir_runs_outside_the_shell(tiny_app):
-    # The pitfall the guard exists for: a pages/ folder beside app.py makes Streamlit run the
-    # page alone, without app.py. If Streamlit fixes this, this test fails: drop the guard.
-    at = AppTest.from_file(str(tiny_app / "app.py"), default_timeout=30).run()
-    at.switch_page("pages/unguarded.py").run()
-    assert [element.value for element in at.main.markdown] == ["unguarded page"]
-    assert [element.value for element in at.sidebar.markdown] == []
+def test_no_folder_named_pages_beside_app_py():
+    # Such a folder switches Streamlit to its legacy multipage mode for a fresh server's first
+    # deep link (see lab_ui/nav.py); the pages live in views/ instead.
+    assert not (nav.REPO_ROOT / "pages").exists()
+    assert all(spec.path.startswith(f"{nav.PAGES_DIR}/") for spec in nav.LEARNING_PATH)

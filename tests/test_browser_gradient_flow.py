@@ -17,12 +17,8 @@ CHART = '[data-testid="stPlotlyChart"]'
 
 @pytest.fixture(scope="module")
 def server(streamlit_server, browser):
-    """The shared server, after one visit to Home.
-
-    A server's very first request decides Streamlit's legacy pages/ mode; on a deep link whose URL
-    differs from its file name (gradient-flow vs gradient_flow.py) that first run shows a "Page
-    not found" dialog. test_browser_shell.py checks first-request deep links; here we test the page.
-    """
+    """The shared server, after one visit to Home (test_browser_shell.py checks first-request
+    deep links on fresh servers; here we test the page)."""
     context = browser.new_context()
     try:
         home = context.new_page()

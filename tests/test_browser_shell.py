@@ -34,8 +34,7 @@ def assert_inside_app_frame(page, spec: nav.PageSpec, timeout: float = 10_000) -
     active = page.locator('[data-testid="stSidebarNavLink"][aria-current="page"]')
     expect(active).to_have_text(re.compile(rf"{re.escape(spec.title)}\s*$"), timeout=timeout)
     expect(page.get_by_text("Page not found"),
-           f"a 'Page not found' dialog: Streamlit's legacy mode for a folder named pages/ "
-           f"(see PAGES_DIR in lab_ui/nav.py)").to_have_count(0)
+           "a 'Page not found' dialog: Streamlit's legacy multipage mode (see PAGES_DIR in lab_ui/nav.py)").to_have_count(0)
     assert_no_error_elements(page)
 
 
@@ -142,8 +141,8 @@ def test_first_request_deep_link_shows_page_inside_app_frame(fresh_server, page,
 def test_simultaneous_first_requests_all_get_the_app_frame(fresh_server, browser):
     """A class opening deep links at once right after a server start: every tab gets its page.
 
-    Catches races between sessions' first runs (a half-imported pandas met by Plotly; legacy
-    pages/ mode). Timeouts are long: three tabs render heavy pages on the machine's two cores.
+    Catches races between sessions' first runs (a half-imported pandas met by Plotly; the legacy
+    multipage mode). Timeouts are long: three tabs render heavy pages on the machine's two cores.
     """
     if OTHER_PAGES == [None]:
         pytest.fail(NO_PAGE_MESSAGE)

@@ -7,7 +7,7 @@ from harness import no_exceptions, plotly_specs, run_page
 from rnn_core import training as tr
 from rnn_core.sampling import next_char_probs, sample_text
 
-PAGE = "pages/char_rnn.py"
+PAGE = "views/char_rnn.py"
 SMALL = {"corpus": "arithmetic", "cell": "gru", "hidden": 32, "seq": 16, "batch": 8}  # fast ticks
 
 

@@ -11,7 +11,7 @@ from harness import no_exceptions, plotly_specs, run_page
 from rnn_core import analysis as A
 from rnn_core import cliff
 
-PAGE = "pages/gradient_flow.py"
+PAGE = "views/gradient_flow.py"
 CONSTRUCTIONS = ["gaussian", "orthogonal", "identity", "eigenvalues"]
 NONLINEARITIES = ["tanh", "relu", "linear"]
 

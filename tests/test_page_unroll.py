@@ -9,7 +9,7 @@ import rnn_core as rc
 from harness import no_exceptions, plotly_specs, run_page
 from rnn_core import unroll as U
 
-PAGE = "pages/unroll.py"
+PAGE = "views/unroll.py"
 SHOWN_TOL = 5e-4 + 1e-12  # the page rounds to 3 decimals
 EXACT_TOL = 1e-12         # plotly carries float64 unchanged; only summation order differs
 
