@@ -42,12 +42,17 @@ def init_defaults(page_defaults: Mapping[str, Any],
     """
     defaults = {**SHARED_DEFAULTS, **page_defaults}
     limits = {**SHARED_ALLOWED, **(allowed or {})}
+    # Streamlit forgets a widget's value once a run does not draw it (a closed tab, another
+    # page): the key vanishes, or falls back to the value code last wrote to it. So each run
+    # writes the page's current values back (the shared ones are drawn by the sidebar on every
+    # run, before this call), and keeps a plain copy for when the key has vanished.
     for key, default in defaults.items():
-        if key not in st.session_state:
+        if key in st.session_state:
+            if key in page_defaults:
+                st.session_state[key] = st.session_state[key]
+        else:
             fallback = st.session_state.get(_kept(key), default)
             st.session_state[key] = parse_value(st.query_params.get(key), fallback, limits.get(key))
-        # Streamlit forgets a widget's value once a run does not draw it (another page is open);
-        # a plain copy survives, so the page finds its controls as the student left them.
         st.session_state[_kept(key)] = st.session_state[key]
 
 

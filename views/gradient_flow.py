@@ -534,18 +534,8 @@ def compare_tab(controls):
             "RNN. Then try 1, 2 and 3, and watch the dotted product of forget gates flatten.")
 
 
-def keep_hidden_widget_values():
-    """Streamlit forgets a widget's value in any run that does not draw it (the lazy tabs, the
-    eigenvalue sliders of another construction); writing each value back makes it plain session
-    state for this run, so a student finds their settings, and training runs, where they left them."""
-    for key in DEFAULTS:
-        if key in st.session_state:
-            st.session_state[key] = st.session_state[key]
-
-
 def render():
-    state.init_defaults(DEFAULTS, ALLOWED)
-    keep_hidden_widget_values()
+    state.init_defaults(DEFAULTS, ALLOWED)  # also keeps values of widgets a run did not draw
     st.title("Gradient flow")
     st.markdown("How much of the loss at step T reaches a state k steps back? The gradient is "
                 "multiplied by diag(φ′(a_t)) W_hᵀ at every step on its way, so it shrinks or grows "
