@@ -426,13 +426,19 @@ class Saturation(NamedTuple):
     median: float
     saturated: float        # fraction of factors below 0.1 (tanh deep in its flat tails)
     dead: float             # fraction exactly 0 (ReLU units switched off)
+    rms: float              # root mean square: the typical factor, gamma_eff; 1/rms is its radius
 
 
 def saturation_stats(factors) -> Saturation:
     """Summary of the phi'(a_t) factors (T, H)."""
     f = np.asarray(factors, dtype=np.float64)
     return Saturation(float(f.mean()), float(np.median(f)), float(np.mean(f < 0.1)),
-                      float(np.mean(f == 0)))
+                      float(np.mean(f == 0)), float(np.sqrt(np.mean(f * f))))
+
+
+def share_within(share, distance):
+    """Fraction of dL/dW_h from steps at most ``distance`` before their loss (share by distance)."""
+    return float(np.nansum(np.asarray(share, dtype=np.float64)[:distance + 1]))
 
 
 class Ratio(NamedTuple):

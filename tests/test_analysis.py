@@ -252,6 +252,14 @@ def test_gradient_ratio_verdicts_and_lag_clipped_to_T():
 def test_saturation_stats_count_small_factors():
     s = A.saturation_stats(np.array([[0.0, 0.05], [0.5, 1.0]]))
     assert (s.mean, s.saturated, s.dead) == (pytest.approx(0.3875), 0.5, 0.25)
+    assert s.rms == pytest.approx(np.sqrt((0.05**2 + 0.5**2 + 1.0) / 4), rel=1e-15)
+
+
+def test_share_within_a_distance_sums_the_nearest_lags():
+    share = np.array([0.5, 0.25, 0.125, 0.125])
+    assert A.share_within(share, 0) == 0.5
+    assert A.share_within(share, 1) == 0.75
+    assert A.share_within(share, 10) == 1.0
 
 
 def test_forget_gate_products_multiply_cached_gates_along_the_cell_path():

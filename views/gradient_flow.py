@@ -170,7 +170,7 @@ def eigen_figure(view):
     lam, sigma = view.spectrum.eigenvalues, view.spectrum.max_singular_value
     traces = [circle(1.0, "unit circle = 1/γ (γ = 1)", GREY), circle(sigma, f"σ_max = {sigma:.3g}", C_SIGMA, "dot")]
     if view.saturation.mean < 1:  # a tanh or ReLU that actually saturates: its effective radius
-        rms = float(np.sqrt(np.mean(view.flow.factors ** 2)))
+        rms = view.saturation.rms
         if rms > 0:
             traces.append(circle(1 / rms, f"1/γ_eff = {1 / rms:.3g} (RMS of φ′)", C_EXTRA, "dash"))
     traces.append(dict(type="scatter", x=lam.real, y=lam.imag, mode="markers", name="eigenvalues λ",
@@ -387,7 +387,7 @@ def lag_tab(controls):
                 "early states), go from dark to bright.")
     with right:
         plots.show(figs["share"], key="gf_fig_share")
-        near = float(np.nansum(view.share[:10]))
+        near = A.share_within(view.share, 9)
         story = {"vanishing": "with vanishing gradients, W_h is trained almost only on short-range "
                               "dependencies",
                  "exploding": "with exploding gradients the longest lags dominate the update and drown "
