@@ -12,6 +12,8 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
+from .losses import softmax
+
 MAX_UPLOAD_BYTES = 5_000_000
 MIN_TEXT_CHARS = 1_000
 MIN_DISTINCT_CHARS = 2
@@ -330,10 +332,7 @@ def softmax_with_temperature(logits: np.ndarray, temperature: float = 1.0) -> np
     if temperature == 0:
         best = np.argmax(logits, axis=-1)
         return (np.arange(logits.shape[-1]) == best[..., None]).astype(np.float64)
-    z = logits / temperature
-    z = z - z.max(axis=-1, keepdims=True)  # exp never overflows; the largest term is exp(0) = 1
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+    return softmax(logits / temperature)
 
 
 def sample_from_probs(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray | int:
