@@ -33,12 +33,13 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from bench.cells import median_seconds  # noqa: E402
 from rnn_core.charmodel import make_char_model, train_step  # noqa: E402
 from rnn_core.optim import Adam  # noqa: E402
 
 T, B, V = 64, 32, 80   # window, batch, vocabulary (a typical English text has 65-100 characters)
 CLIP, LR = 5.0, 1e-3
-STEPS = 10             # training steps per timed run
+WINDOWS = 10           # distinct windows, cycled through; every call is one training step
 
 
 def windows(n, seed=0):
@@ -46,27 +47,20 @@ def windows(n, seed=0):
     return [(rng.integers(0, V, (T, B)), rng.integers(0, V, (T, B))) for _ in range(n)]
 
 
-def best_seconds(runners, repeats):
-    """Best time of each runner; they run in turns, so a load spike hits all of them alike."""
-    for run in runners:
-        run()  # warm-up: allocator, BLAS buffers, first-call dispatch
-    best = [float("inf")] * len(runners)
-    for _ in range(repeats):
-        for k, run in enumerate(runners):
-            start = time.perf_counter()
-            run()
-            best[k] = min(best[k], time.perf_counter() - start)
-    return best
+def cycle(data):
+    """An endless round of the windows: each runner call takes the next one."""
+    while True:
+        yield from data
 
 
 def rnn_core_runner(kind, H, layers, data):
     model = make_char_model(kind, V, H, layers, seed=0)
     opt = Adam(model.params, lr=LR)
-    carried = [None]
+    batches, carried = cycle(data), [None]
 
     def run():
-        for X, Y in data:
-            carried[0] = train_step(model, opt, X, Y, carried[0], clip=CLIP).states
+        X, Y = next(batches)
+        carried[0] = train_step(model, opt, X, Y, carried[0], clip=CLIP).states
     return run
 
 
@@ -87,38 +81,39 @@ def torch_runner(kind, H, layers, data):
     model = TorchCharModel(kind, H, layers)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=LR)
-    batches = [(torch.from_numpy(X), torch.from_numpy(Y)) for X, Y in data]
+    batches = cycle([(torch.from_numpy(X), torch.from_numpy(Y)) for X, Y in data])
     carried = [None]
 
     def detach(s):
         return None if s is None else tuple(x.detach() for x in s) if isinstance(s, tuple) else s.detach()
 
     def run():
-        for X, Y in batches:
-            logits, state = model(X, detach(carried[0]))
-            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, V), Y.reshape(-1))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, CLIP)
-            opt.step()
-            carried[0] = state
+        X, Y = next(batches)
+        logits, state = model(X, detach(carried[0]))
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, V), Y.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, CLIP)
+        opt.step()
+        carried[0] = state
     return run
 
 
 def main(quick=False, threads=1, hidden=(128,), kinds=("rnn", "lstm", "gru"), layers=1):
     torch.set_num_threads(threads)
-    data = windows(STEPS)
-    repeats = 3 if quick else 7
+    data = windows(WINDOWS)
+    repeats = 10 if quick else 100
     print(f"\nChar-RNN training step, float32, V={V}, B={B}, T={T}, layers={layers}, Adam, clip "
-          f"{CLIP:g}; {threads} thread(s); best of {repeats} x {STEPS} steps (tokens/s, higher is better)")
+          f"{CLIP:g}; {threads} thread(s); median of {repeats} steps, the two engines in turns "
+          f"(tokens/s, higher is better)")
     print("| cell | hidden | rnn_core | PyTorch | ratio |\n|---|---:|---:|---:|---:|")
     rows = []
     for H in hidden:
         for kind in kinds:
-            t_np, t_pt = best_seconds([rnn_core_runner(kind, H, layers, data),
-                                       torch_runner(kind, H, layers, data)], repeats)
+            t_np, t_pt = median_seconds([rnn_core_runner(kind, H, layers, data),
+                                         torch_runner(kind, H, layers, data)], repeats, warmup=WINDOWS)
             rows.append((kind, H, t_pt / t_np))
-            print(f"| {kind.upper()} | {H} | {T * B * STEPS / t_np:,.0f} | {T * B * STEPS / t_pt:,.0f} "
+            print(f"| {kind.upper()} | {H} | {T * B / t_np:,.0f} | {T * B / t_pt:,.0f} "
                   f"| {t_pt / t_np:.2f}x |", flush=True)
     return rows
 
