@@ -32,8 +32,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(args.threads)
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-import importlib.util  # noqa: E402  (after the thread variables)
-import logging  # noqa: E402
+import logging  # noqa: E402  (after the thread variables)
 
 import numpy as np  # noqa: E402
 import plotly.io as pio  # noqa: E402
@@ -49,9 +48,7 @@ app_test.ScriptCache = local_script_runner.ScriptCache = lambda: SHARED_SCRIPT_C
 from harness import run_page  # noqa: E402
 from rnn_core import analysis as A  # noqa: E402
 
-spec = importlib.util.spec_from_file_location("gradient_flow_page", ROOT / "views" / "gradient_flow.py")
-page = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(page)  # defines the page's functions; its storyboard runs only as __main__
+from lab_ui.gradient_flow_figures import lag_figures, readout  # noqa: E402
 
 CONTROLS = dict(construction="orthogonal", H=64, pairs=(), reals=(), skew=1.0, nonlinearity="tanh",
                 T=200, input_scale=0.1, seed=0)
@@ -61,8 +58,8 @@ RHOS = np.round(np.linspace(0.5, 1.5, args.repeats + 2), 4)  # +2 warm-up positi
 def rerun_work(rho):
     """The first tab's rerun without Streamlit's transport: compute, figures, chart conversion."""
     view = A.flow_summary(rho=float(rho), **CONTROLS)
-    page.readout(view)
-    for fig in page.lag_figures(view).values():
+    readout(view)
+    for fig in lag_figures(view).values():
         checked = plotly.tools.return_figure_from_figure_or_data(fig, validate_figure=True)
         pio.to_json(checked, validate=False)
 
