@@ -4,30 +4,17 @@ Figures are built in one go from plain dicts: Plotly validates the whole figure 
 times faster than adding traces and updating the layout step by step (it keeps a slider move
 under 150 ms). bench/page_gradient_flow.py times these functions.
 """
+import functools
+
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
-import plotly.io as pio
 
 from lab_ui import plots, widgets
+from lab_ui.plots import LOG_AXIS, LOG_CEIL, LOG_FLOOR, line, on_log_axis
 
-FLOOR, CEIL = 1e-300, 1e300   # what a log axis can show; beyond: underflow / overflow
 C_MEASURED, C_RHO, C_SIGMA, C_EXTRA = plots.OKABE_ITO[0], plots.OKABE_ITO[1], plots.OKABE_ITO[3], plots.OKABE_ITO[2]
-
-
-TEMPLATE = pio.templates[plots.TEMPLATE_NAME]
 GREY = "#8C8C8C"  # reference lines: mid grey reads on light and dark backgrounds
-
-
-def figure(traces, title, xlabel, ylabel, height=480, xaxis=None, yaxis=None, **layout):
-    """A figure in the lab_ui.plots look (its template: fonts, palette, transparent background)."""
-    return go.Figure(data=traces, layout=dict(
-        template=TEMPLATE, title=dict(text=title), height=height,
-        xaxis=dict(title=dict(text=xlabel), **(xaxis or {})),
-        yaxis=dict(title=dict(text=ylabel), **(yaxis or {})), **layout))
-
-
-LOG_AXIS = dict(type="log", exponentformat="power")
+figure = functools.partial(plots.figure, height=480)
 
 
 def log_axis(*arrays, **extra):
@@ -36,17 +23,6 @@ def log_axis(*arrays, **extra):
     values = values[np.isfinite(values)]
     decades = np.log10(values.max() / values.min()) if values.size else 1.0
     return dict(LOG_AXIS, dtick=max(1, int(np.ceil(decades / 8))), **extra)
-
-
-def on_log_axis(y):
-    """y with what a log axis cannot show (0, inf, NaN, beyond 1e+-300) replaced by NaN (a gap)."""
-    y = np.asarray(y, dtype=np.float64)
-    return np.where(np.isfinite(y) & (y >= FLOOR) & (y <= CEIL), y, np.nan)
-
-
-def line(x, y, name, color, dash=None, width=3):
-    return dict(type="scatter", x=x, y=on_log_axis(y), name=name, mode="lines",
-                line=dict(color=color, dash=dash, width=width))
 
 
 def circle(r, name, color, dash=None):
@@ -234,11 +210,11 @@ def compare_figure(profiles):
 
 def readout(view):
     r, beyond = view.ratio, ""
-    if np.any(view.profile[1:] == 0) or np.any(view.profile < FLOOR):
-        first = int(np.argmax(view.profile < FLOOR))
+    if np.any(view.profile[1:] == 0) or np.any(view.profile < LOG_FLOOR):
+        first = int(np.argmax(view.profile < LOG_FLOOR))
         beyond = f" From lag {first} on it is below 1e-300 (float64 underflow): those points are not drawn."
-    elif not np.all(np.isfinite(view.profile)) or np.any(view.profile > CEIL):
-        first = int(np.argmax(~np.isfinite(view.profile) | (view.profile > CEIL)))
+    elif not np.all(np.isfinite(view.profile)) or np.any(view.profile > LOG_CEIL):
+        first = int(np.argmax(~np.isfinite(view.profile) | (view.profile > LOG_CEIL)))
         beyond = f" From lag {first} on it is beyond 1e300 (float64 overflow): those points are not drawn."
     size = "infinitely larger than (overflowed)" if np.isinf(r.ratio) else f"{r.ratio:.2g} times"
     return (f"The gradient from **{r.lag} steps back** is **{size}** the gradient from the last step: "

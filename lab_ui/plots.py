@@ -71,6 +71,48 @@ def style(fig: go.Figure, *, title: str | None = None, height: int | None = None
     return fig
 
 
+def axis(label: str | None = None, **extra) -> dict:
+    """An axis with the projector-sized title and tick fonts; ``extra`` adds or overrides keys."""
+    title = dict(font=dict(size=FONT_SIZE), **({"text": label} if label is not None else {}))
+    return {"title": title, "tickfont": dict(size=FONT_SIZE - 2), **extra}
+
+
+def figure(traces: Sequence[dict], title: str = "", xlabel: str | None = None, ylabel: str | None = None,
+           *, height: int = 440, xaxis: dict | None = None, yaxis: dict | None = None,
+           legend: dict | None = None, **layout) -> go.Figure:
+    """A figure in the RNN Lab look, built from plain dicts in one go.
+
+    It looks like ``style(go.Figure(...))`` but Plotly validates it once instead of at every
+    update call, which is several times faster (about 6 ms instead of 25 ms): pages that rebuild
+    many figures on a slider move use this. Sizes are set on the figure, not only in the template,
+    for the reason given in ``style``.
+    """
+    return go.Figure(data=list(traces), layout=dict(
+        template=TEMPLATE_NAME, font=dict(size=FONT_SIZE), height=height,
+        title=dict(text=title, font=dict(size=TITLE_SIZE)),
+        xaxis=axis(xlabel, **(xaxis or {})), yaxis=axis(ylabel, **(yaxis or {})),
+        legend=dict(font=dict(size=FONT_SIZE - 2), **(legend or {})),
+        hoverlabel=dict(font=dict(size=FONT_SIZE - 2)),
+        paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)", **layout))
+
+
+LOG_FLOOR, LOG_CEIL = 1e-300, 1e300  # what a log axis can show; beyond: float64 underflow / overflow
+LOG_AXIS = dict(type="log", exponentformat="power")
+
+
+def on_log_axis(y: Any) -> np.ndarray:
+    """y with what a log axis cannot draw (0, inf, NaN, beyond 1e+-300) as NaN: a gap, not a wrong point."""
+    y = np.asarray(y, dtype=np.float64)
+    return np.where(np.isfinite(y) & (y >= LOG_FLOOR) & (y <= LOG_CEIL), y, np.nan)
+
+
+def line(x: Any, y: Any, name: str, color: str, dash: str | None = None, width: int = 3,
+         log: bool = True) -> dict:
+    """A line trace as a dict for ``figure``; on a log axis (``log``) undrawable values become gaps."""
+    return dict(type="scatter", x=x, y=on_log_axis(y) if log else y, name=name, mode="lines",
+                line=dict(color=color, dash=dash, width=width))
+
+
 def heatmap(z: Any, x: Sequence | None = None, y: Sequence | None = None, *, title: str = "",
             signed: bool | None = None, colorscale: str | None = None, values: bool = False,
             zlabel: str | None = None, height: int | None = None, matrix: bool = True) -> go.Figure:

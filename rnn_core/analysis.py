@@ -146,7 +146,8 @@ class StateGradients(NamedTuple):
     dc: np.ndarray | None  # (t + 1, n, H) for the LSTM (dL/dc_k), else None
 
 
-def _check_cache(cell, cache):
+def check_cache(cell, cache):
+    """Raise ValueError unless ``cache`` is this cell's SequenceCache of a batch of one."""
     if not isinstance(cache, SequenceCache) or not cache.steps:
         raise ValueError("cache must be the SequenceCache returned by rnn_core.forward")
     if cache.steps[0].h.shape[0] != 1:
@@ -171,7 +172,7 @@ def state_gradients(cell: Cell, cache: SequenceCache, dh_t, t=None) -> StateGrad
     -------
     StateGradients with dh (t + 1, n, H), and dc for the LSTM (dL/dc_t = 0 at the start).
     """
-    _check_cache(cell, cache)
+    check_cache(cell, cache)
     T = len(cache.steps)
     t = T if t is None else t
     if not (isinstance(t, (int, np.integer)) and 1 <= t <= T):
@@ -265,7 +266,7 @@ def gradient_flow(cell: Cell, X, v, state0=None) -> GradientFlow:
     with np.errstate(over="ignore", invalid="ignore"):
         for k in range(T, 0, -1):
             dh[k - 1] = v
-            norms[k - 1:, k] = _row_norms(dh[k - 1:])
+            norms[k - 1:, k] = row_norms(dh[k - 1:])
             step = cache.steps[k - 1]
             dstate = (dh[k - 1:], dc[k - 1:]) if lstm else dh[k - 1:]
             _, dha, dstate = core_backward(cell, dstate, step)
@@ -274,7 +275,7 @@ def gradient_flow(cell: Cell, X, v, state0=None) -> GradientFlow:
                 dh[k - 1:], dc[k - 1:] = dstate
             else:
                 dh[k - 1:] = dstate
-        norms[:, 0] = _row_norms(dh)
+        norms[:, 0] = row_norms(dh)
     # Past the float range a gradient holds inf, and inf * 0 or inf - inf then make NaN: both
     # mean "overflowed", reported as inf so that plots and readouts can say so.
     below = np.tril(np.ones((T, T + 1), dtype=bool), k=1)       # k <= t
@@ -284,7 +285,7 @@ def gradient_flow(cell: Cell, X, v, state0=None) -> GradientFlow:
     return GradientFlow(Hs, norms, dW_h_norms, factors)
 
 
-def _row_norms(a):
+def row_norms(a):
     """Euclidean norm of each row of a (n, m) array, exact from 1e-300 to 1e300.
 
     The sum of squares (einsum: a fraction of np.linalg.norm's cost) underflows below ~1e-154 and
@@ -303,7 +304,8 @@ def _row_norms(a):
     return norms
 
 
-def _overflowed_to_inf(norms):
+def overflowed_to_inf(norms):
+    """Norms with NaN (what inf - inf leaves after an overflow) shown as inf."""
     return np.where(np.isnan(norms), np.inf, norms)
 
 
@@ -311,9 +313,9 @@ def _outer_norms(cell, dha, step):
     """||dha_row^T h_in||_F for each row: the step's part of dW_h, a rank-one matrix per loss."""
     h_in, rh_in = recurrent_input(cell, step)  # (1, H) each
     if rh_in is None:
-        return _row_norms(dha) * _row_norms(h_in)
+        return row_norms(dha) * row_norms(h_in)
     H2 = 2 * cell.hidden_size  # Cho GRU: r, z blocks multiply h_prev, the n block r * h_prev
-    return np.hypot(_row_norms(dha[:, :H2]) * _row_norms(h_in), _row_norms(dha[:, H2:]) * _row_norms(rh_in))
+    return np.hypot(row_norms(dha[:, :H2]) * row_norms(h_in), row_norms(dha[:, H2:]) * row_norms(rh_in))
 
 
 def dW_h_contributions(cell: Cell, cache: SequenceCache, v, t=None):
@@ -480,8 +482,8 @@ def cell_profile(cell: Cell, X, v, state0=None) -> CellProfile:
         _, cache = forward(cell, X, state0)
     g = state_gradients(cell, cache, v)
     with np.errstate(over="ignore", invalid="ignore"):
-        dh = _overflowed_to_inf(_row_norms(g.dh[:, 0]))[::-1]
-        dc = None if g.dc is None else _overflowed_to_inf(_row_norms(g.dc[:, 0]))[::-1]
+        dh = overflowed_to_inf(row_norms(g.dh[:, 0]))[::-1]
+        dc = None if g.dc is None else overflowed_to_inf(row_norms(g.dc[:, 0]))[::-1]
     if cell.kind != "lstm":
         return CellProfile(cell.kind, dh, None, None)
     return CellProfile(cell.kind, dh, dc, forget_gate_products(cache).mean(axis=1)[::-1])
