@@ -41,6 +41,16 @@ def sym(name: str, *, latex: bool = False) -> str:
     return notation.symbol(name, chosen, latex=latex)
 
 
+def explain(what: str, try_this: str) -> None:
+    """The two paragraphs beside every plot: what it shows, and something to try with it.
+
+    W_h is spelled in the student's notation. The texts are the page's own, never user input.
+    """
+    W = sym("W_h")
+    st.markdown(f"**What you see.** {what}".replace("W_h", W))
+    st.markdown(f"**Try this.** {try_this}".replace("W_h", W))
+
+
 def escape_markdown(text: str) -> str:
     """`text` with every markdown-active character neutralised, so that it is shown literally."""
     return _MARKDOWN_SPECIALS.sub(r"\\\1", text).replace(":", "&#58;")

@@ -31,10 +31,17 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 VIEWPORT = {"width": 1600, "height": 1000}
 SERVER_START_TIMEOUT = 60.0
+# Playwright's expect() waits 5 s by default. A 2-core machine that also runs the server and
+# Chromium's renderers can take longer than that to draw a page of Plotly charts, and a wait is
+# a condition, not a speed check (speed lives in bench/), so every expect gets 20 s.
+EXPECT_TIMEOUT_MS = 20_000
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: drives a real Streamlit server with Chromium")
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 
 # --- skips are failures in CI --------------------------------------------------------------
@@ -136,6 +143,22 @@ def fresh_server() -> Iterator[Callable[..., str]]:
     yield start
     for process in processes:
         _stop_server(process)
+
+
+@pytest.fixture(scope="module")
+def visited_server(streamlit_server, browser) -> str:
+    """The shared server after one visit to Home, for tests of a page itself (deep links as a fresh
+    server's first request are tests/test_browser_shell.py's subject)."""
+    from harness import wait_for_app
+
+    context = browser.new_context()
+    try:
+        home = context.new_page()
+        home.goto(streamlit_server)
+        wait_for_app(home)
+    finally:
+        context.close()
+    return streamlit_server
 
 
 # --- Chromium --------------------------------------------------------------------------------

@@ -14,22 +14,8 @@ TABS = {"Gates over time": 6, "Memory path": 2, "Forget-gate bias": 2, "GRU conv
 CHART = '[data-testid="stPlotlyChart"]'
 
 
-@pytest.fixture(scope="module")
-def server(streamlit_server, browser):
-    """The shared server, after one visit to Home (test_browser_shell.py checks first-request
-    deep links on fresh servers; here we test the page)."""
-    context = browser.new_context()
-    try:
-        home = context.new_page()
-        home.goto(streamlit_server)
-        wait_for_app(home)
-    finally:
-        context.close()
-    return streamlit_server
-
-
-def open_page(page, server, query=""):
-    page.goto(f"{server}/gates{query}")
+def open_page(page, visited_server, query=""):
+    page.goto(f"{visited_server}/gates{query}")
     wait_for_app(page)
 
 
@@ -41,14 +27,14 @@ def charts_drawn(page, n):
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_every_tab_draws_its_charts_without_errors(server, browser, scheme):
+def test_every_tab_draws_its_charts_without_errors(visited_server, browser, scheme):
     """Light: every tab. Dark: the heatmaps of the first tab (the colour scales are the same
     elsewhere), to keep the test short."""
     context = browser.new_context(viewport={"width": 1600, "height": 1000}, color_scheme=scheme)
     try:
         page = context.new_page()
         page.set_default_timeout(60_000)
-        open_page(page, server)
+        open_page(page, visited_server)
         charts_drawn(page, TABS["Gates over time"])
         screenshot(page, f"gates-{scheme}")
         for label, n in list(TABS.items())[1:] if scheme == "light" else []:
@@ -61,8 +47,8 @@ def test_every_tab_draws_its_charts_without_errors(server, browser, scheme):
         context.close()
 
 
-def test_moving_the_bias_slider_redraws_the_sweep(server, page):
-    open_page(page, server, "?tab=Forget-gate+bias&length=200")
+def test_moving_the_bias_slider_redraws_the_sweep(visited_server, page):
+    open_page(page, visited_server, "?tab=Forget-gate+bias&length=200")
     charts_drawn(page, 2)
     readout = page.locator('[data-testid="stMain"] [data-testid="stAlertContainer"]').first
     expect(readout).to_contain_text("b_f = 1, the mean f")

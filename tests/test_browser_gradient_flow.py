@@ -15,22 +15,8 @@ TABS = {"Gradient by lag": 6, "Non-normal W_h": 1, "Clipping": 1, "RNN vs LSTM v
 CHART = '[data-testid="stPlotlyChart"]'
 
 
-@pytest.fixture(scope="module")
-def server(streamlit_server, browser):
-    """The shared server, after one visit to Home (test_browser_shell.py checks first-request
-    deep links on fresh servers; here we test the page)."""
-    context = browser.new_context()
-    try:
-        home = context.new_page()
-        home.goto(streamlit_server)
-        wait_for_app(home)
-    finally:
-        context.close()
-    return streamlit_server
-
-
-def open_page(page, server, query=""):
-    page.goto(f"{server}/gradient-flow{query}")
+def open_page(page, visited_server, query=""):
+    page.goto(f"{visited_server}/gradient-flow{query}")
     wait_for_app(page)
 
 
@@ -52,12 +38,12 @@ def readout(page):
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_every_tab_draws_its_plots_without_errors(server, browser, scheme):
+def test_every_tab_draws_its_plots_without_errors(visited_server, browser, scheme):
     context = browser.new_context(viewport={"width": 1600, "height": 1000}, color_scheme=scheme)
     try:
         page = context.new_page()
         page.set_default_timeout(60_000)
-        open_page(page, server)
+        open_page(page, visited_server)
         for label, n in TABS.items():
             open_tab(page, label)
             charts_drawn(page, n)
@@ -67,8 +53,8 @@ def test_every_tab_draws_its_plots_without_errors(server, browser, scheme):
         context.close()
 
 
-def test_moving_the_spectral_radius_slider_redraws_the_plots(server, page):
-    open_page(page, server, "?gf_rho=0.5")
+def test_moving_the_spectral_radius_slider_redraws_the_plots(visited_server, page):
+    open_page(page, visited_server, "?gf_rho=0.5")
     charts_drawn(page, 6)
     expect(readout(page)).to_contain_text("vanishing")
     title = page.locator(".gtitle").filter(has_text="Eigenvalues")
@@ -77,7 +63,7 @@ def test_moving_the_spectral_radius_slider_redraws_the_plots(server, page):
         has_text="Spectral radius").get_by_role("slider")
     thumb.focus()
     # One key press, one rerun: keys pressed while a rerun is under way can be lost, as the
-    # slider takes the value the server confirms.
+    # slider takes the value the visited_server confirms.
     thumb.press("End")                       # 0.5 -> 2.0, the slider's maximum
     wait_for_app(page)
     expect(title).to_contain_text("ρ = 2)")
@@ -90,8 +76,8 @@ def test_moving_the_spectral_radius_slider_redraws_the_plots(server, page):
     screenshot(page, "gradient-flow-after-slider")
 
 
-def test_clipping_training_runs_live_and_stops(server, page):
-    open_page(page, server)
+def test_clipping_training_runs_live_and_stops(visited_server, page):
+    open_page(page, visited_server)
     open_tab(page, "Clipping")
     page.get_by_role("button", name="Train").click()
     progress = page.get_by_text(re.compile(r"step \d+ of 300"))

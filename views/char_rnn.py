@@ -38,11 +38,6 @@ TICK_EVERY = 0.35    # seconds between fragment runs
 SHOWN = {" ": "␣", "\n": "↵", "\t": "⇥"}
 
 
-def explain(what, try_this):
-    st.markdown(f"**What you see.** {what}")
-    st.markdown(f"**Try this.** {try_this}")
-
-
 def shown(char):
     """A character as Plotly text: whitespace made visible, markup characters escaped."""
     return html.escape(SHOWN.get(char, char))
@@ -322,7 +317,7 @@ def sample_section(run):
             st.warning(f"Cannot sample: {err}")
     if ss.get("char_sampled"):
         st.code(ss.char_sampled, language=None, wrap_lines=True)
-    explain("Text written by the model one character at a time: the priming text sets the hidden "
+    widgets.explain("Text written by the model one character at a time: the priming text sets the hidden "
             "state, then each sampled character is fed back in as the next input.",
             "Sample at temperature 0 (greedy: it soon repeats itself), 0.5, 1 and 1.5.")
 
@@ -339,7 +334,7 @@ def inspect_section(run):
         except ValueError as err:
             st.warning(f"Cannot read this context: {err}")
     with right:
-        explain("y = softmax(W_y h + c) after the model has read the context: its guess for the "
+        widgets.explain("y = softmax(W_y h + c) after the model has read the context: its guess for the "
                 "next character (↵ is a newline, ␣ a space).",
                 "End the context in the middle of a word, then after a space or a newline.")
     cols = st.columns([4, 1, 1])
@@ -354,7 +349,7 @@ def inspect_section(run):
         st.caption("Units that vary most on this text: " + ", ".join(map(str, most_variable_units(acts.h))))
     except ValueError as err:
         st.warning(f"Cannot read this text: {err}")
-    explain("Each character coloured by one hidden unit's value h after reading it (red +1, "
+    widgets.explain("Each character coloured by one hidden unit's value h after reading it (red +1, "
             "blue −1), as in Karpathy's visualisations of char-RNNs.",
             "Try the units listed above; look for ones that switch at line ends, digits or spaces.")
 
@@ -398,7 +393,7 @@ def render():
     buttons(corpus, text, config, blocked=bool(question))
     st.radio("Show", ["perplexity", "loss"], key="char_metric", horizontal=True)
     st.fragment(live, run_every=TICK_EVERY if run is not None and run.status == "running" else None)()
-    explain("Left: the training loss of every step (noisy: one batch each) and the loss on held-out "
+    widgets.explain("Left: the training loss of every step (noisy: one batch each) and the loss on held-out "
             "validation text, against uniform guessing and the best n-gram model counted on the "
             "training text. Right: the gradient norm before clipping, and the threshold.",
             "Train an RNN and an LSTM on the arithmetic corpus: only a model that remembers the "

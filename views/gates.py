@@ -72,12 +72,6 @@ def controls():
                                    gate_bias=ss.gates_bias, seed=int(ss.seed))
 
 
-def explain(what, try_this):
-    W = widgets.sym("W_h")
-    st.markdown(f"**What you see.** {what}".replace("W_h", W))
-    st.markdown(f"**Try this.** {try_this}".replace("W_h", W))
-
-
 # --- compute: one cached engine call per tab -----------------------------------------------------
 
 gate_view = st.cache_data(max_entries=32, show_spinner=False)(G.gate_view)
@@ -184,7 +178,7 @@ def gates_tab(view, kind, reset_after):
                 title, caption, scale = PANELS[name]
                 plots.show(heat(values[name], f"{title} {name}_t", scale), key=f"gates_fig_{name}")
                 st.caption(f"{title} {name}: {caption}")
-    explain(f"One forward pass of the engine over T = {trace.h.shape[0]} random inputs: each row is a unit, "
+    widgets.explain(f"One forward pass of the engine over T = {trace.h.shape[0]} random inputs: each row is a unit, "
             "each column a step t. Gates are sigmoids between 0 (closed) and 1 (open): each one scales what "
             f"flows through it. Here the mean {gate} is {view.path.mean_gate:.2f}.",
             "Raise the input scale to 3: the gates saturate into stripes of 0 and 1, switches rather than "
@@ -207,7 +201,7 @@ def path_tab(view, kind):
         what = ("h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_(t−1) gives the gradient a path whose Jacobian is diag(z_t): "
                 "along it ∂h_T/∂h_k = diag(z_(k+1) ⊙ ⋯ ⊙ z_T). Dashed: v ⊙ that product, for the loss "
                 "L_T = v·h_T. Solid: the engine's full BPTT gradient ∂L_T/∂h_k, which also goes through n, r, z.")
-    explain(what + f" Right: the product for every unit (mean {gate} = {path.mean_gate:.2f}).",
+    widgets.explain(what + f" Right: the product for every unit (mean {gate} = {path.mean_gate:.2f}).",
             f"Set the memory-gate bias to 0: {gate} is about one half, the product halves at every step, and "
             "the solid line lies far above the dashed one (the other paths carry more). Then try 3: the dashed "
             "line flattens and the two lines meet, because the direct path now dominates.")
@@ -221,7 +215,7 @@ def bias_tab(controls, kind, reset_after):
     for col, fig, key in zip(st.columns(2, gap="large"), bias_figures(sweep, gate), ("mean", "far")):
         with col:
             plots.show(fig, key=f"gates_fig_bias_{key}")
-    explain(f"The same weights and inputs with every bias from 0 to 5; the marker is the sidebar's value. At "
+    widgets.explain(f"The same weights and inputs with every bias from 0 to 5; the marker is the sidebar's value. At "
             f"initialisation the other weights are small, so {gate} ≈ σ(b_{gate}): PyTorch's default bias near 0 "
             "starts every unit half-forgetting, and the gradient along the memory path shrinks like a power of "
             "one half. Gers, Schmidhuber and Cummins (2000), who added the forget gate to the LSTM, started it "
@@ -249,7 +243,7 @@ def conventions_tab(controls):
     for col, diff, name in zip(st.columns(2, gap="large"), (conv.dn, conv.dh), ("n", "h")):
         with col:
             plots.show(heat(diff, f"{name}_t after − {name}_t before", "signed"), key=f"gates_fig_d{name}")
-    explain("Both share r, z and the update h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_(t−1); only where r enters the "
+    widgets.explain("Both share r, z and the update h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_(t−1); only where r enters the "
             "candidate differs. Before: r picks which parts of h_(t−1) the matrix sees. After: r scales what the "
             "matrix produced, unit by unit, so W_h h_(t−1) is one product for all three gates (what cuDNN "
             "exploits). The two agree only when r is the same for every unit; otherwise they are different "
@@ -268,7 +262,7 @@ def compare_tab(controls, reset_after):
         plots.show(states, key="gates_fig_states")
     with right:
         plots.show(grads, key="gates_fig_compare")
-    explain("A tanh RNN, an LSTM and a GRU of the same hidden size, PyTorch's initialisation from one seed, "
+    widgets.explain("A tanh RNN, an LSTM and a GRU of the same hidden size, PyTorch's initialisation from one seed, "
             "read the same inputs. Left: one unit of each hidden state. Right: the engine's ‖∂L_T/∂h_k‖ for the "
             "loss L_T = v·h_T, and for the LSTM the gradient on the cell state c (dotted).",
             "The RNN's gradient falls like a power of its W_h, far faster than the gated cells'. Raise the "

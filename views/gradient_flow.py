@@ -87,13 +87,6 @@ def w_h_controls():
                 T=ss.gf_T, input_scale=ss.gf_input, seed=int(ss.seed))
 
 
-def explain(what, try_this):
-    """The two paragraphs under every plot; W_h is spelled in the student's notation."""
-    W = widgets.sym("W_h")
-    st.markdown(f"**What you are seeing.** {what}".replace("W_h", W))
-    st.markdown(f"**Try this.** {try_this}".replace("W_h", W))
-
-
 # --- compute -------------------------------------------------------------------------------
 
 flow_summary = st.cache_data(max_entries=32, show_spinner=False)(A.flow_summary)
@@ -116,20 +109,20 @@ def lag_tab(controls):
     left, right = st.columns(2, gap="large")
     with left:
         plots.show(figs["eigen"], key="gf_fig_eigen")
-        explain("Each dot is an eigenvalue λ of W_h. Inside the unit circle a direction shrinks at every "
+        widgets.explain("Each dot is an eigenvalue λ of W_h. Inside the unit circle a direction shrinks at every "
                 "step, outside it grows. The dotted circle has the radius of the largest singular value: "
                 "no vector is stretched more than that in one step.",
                 "Switch to *Eigenvalues placed by hand*, put one pair just outside the circle (|λ| = 1.05) "
                 "and watch the lag plot below turn upward at long lags.")
     with right:
         plots.show(figs["sv"], key="gf_fig_sv")
-        explain("The singular values are how much W_h stretches its most and least favoured directions. "
+        widgets.explain("The singular values are how much W_h stretches its most and least favoured directions. "
                 "Pascanu et al. (2013): with |φ′| ≤ γ, σ_max < 1/γ is enough for the gradient to vanish.",
                 "Compare *Orthogonal* (all σ equal to ρ) with *Random Gaussian* at the same ρ: the "
                 "Gaussian matrix has σ_max ≈ 2ρ, so the bound no longer settles the question.")
     st.divider()
     plots.show(figs["lag"], key="gf_fig_lag")
-    explain("The measured norm of ∂L_T/∂h_k, the gradient that the loss at the last step sends back to "
+    widgets.explain("The measured norm of ∂L_T/∂h_k, the gradient that the loss at the last step sends back to "
             "the state k steps earlier, computed by the engine's own BPTT, against ρ^lag (exact for a "
             "linear RNN with a normal W_h) and the (γσ_max)^lag bound, which it never crosses.",
             "Set the nonlinearity to linear: the measured line sits on ρ^lag. Back on tanh, raise the "
@@ -138,7 +131,7 @@ def lag_tab(controls):
     left, right = st.columns(2, gap="large")
     with left:
         plots.show(figs["heat"], key="gf_fig_heat")
-        explain("With a loss at every step t, row t is the gradient that L_t sends back to each earlier "
+        widgets.explain("With a loss at every step t, row t is the gradient that L_t sends back to each earlier "
                 "state h_k. The colour changes along the diagonals: only the distance t − k matters much.",
                 "Move ρ from 0.9 to 1.1 and watch the top-left corner, the longest lags (late losses, "
                 "early states), go from dark to bright.")
@@ -150,7 +143,7 @@ def lag_tab(controls):
                  "exploding": "with exploding gradients the longest lags dominate the update and drown "
                               "the short-range structure",
                  "preserved": "with the gradient preserved, every distance has its say"}[view.ratio.verdict]
-        explain(f"∂L/∂W_h is a sum over all pairs (t, k) of per-step parts. Here {near:.0%} of it comes "
+        widgets.explain(f"∂L/∂W_h is a sum over all pairs (t, k) of per-step parts. Here {near:.0%} of it comes "
                 f"from steps at most 9 steps before their loss: {story}.",
                 "Find the ρ at which far-back steps (distance > 50) start to carry a visible share.")
     st.divider()
@@ -159,7 +152,7 @@ def lag_tab(controls):
         plots.show(figs["factors"], key="gf_fig_factors")
     with right:
         s = view.saturation
-        explain(f"Every step multiplies the gradient by diag(φ′(a_t)) W_h^T. These are those φ′ factors "
+        widgets.explain(f"Every step multiplies the gradient by diag(φ′(a_t)) W_h^T. These are those φ′ factors "
                 f"for every step and unit: mean {s.mean:.2f}, {s.saturated:.0%} below 0.1 (saturated)"
                 + (f", {s.dead:.0%} exactly 0 (ReLU units switched off)" if s.dead else "") + ". "
                 "Each saturated unit cuts its path of the gradient.",
@@ -176,7 +169,7 @@ def non_normal_tab(controls):
                                             controls["seed"])
     peak = int(np.argmax(worst))
     plots.show(non_normal_figure(spec, measured, worst), key="gf_fig_nonnormal")
-    explain(f"W_h = Q J Qᵀ with 2×2 blocks [[ρ, s], [0, ρ]]: every eigenvalue is ρ = {spec.spectral_radius:.2f} < 1, "
+    widgets.explain(f"W_h = Q J Qᵀ with 2×2 blocks [[ρ, s], [0, ρ]]: every eigenvalue is ρ = {spec.spectral_radius:.2f} < 1, "
             f"yet σ_max = {spec.max_singular_value:.2f}. The block sends part of one coordinate into the "
             f"other at every step, so ‖W^l‖ ≈ l·s·ρ^(l−1) first grows (peak {worst[peak]:.3g} at lag {peak}) "
             "and only then decays as ρ^l. The eigenvalues tell where the gradient ends up; the singular "
@@ -251,7 +244,7 @@ def clipping_tab():
                    on_click=set_training, args=(False,))
     cols[2].button("Reset", key="gf_reset", icon=":material/restart_alt:", on_click=reset_runs, args=(configs,))
     st.fragment(training_panel, run_every=REFRESH if ss.gf_training else None)()
-    explain("Left: the loss of both runs, with the loss of the best guess that ignores the input. Right: "
+    widgets.explain("Left: the loss of both runs, with the loss of the best guess that ignores the input. Right: "
             "the gradient norm each step *before* clipping, the threshold, and what the clipped run "
             "actually applied. Clipping by norm rescales g ← threshold · g/‖g‖ when ‖g‖ > threshold, "
             "keeping its direction; clipping by value clamps every entry, which can turn it.",
@@ -266,7 +259,7 @@ def clipping_tab():
     surf, off, on = cliff_view(ss.gf_w0, ss.gf_b0, ss.gf_cliff_lr, ss.gf_threshold)
     plots.show(cliff_figure(surf, off, on), key="gf_fig_cliff")
     hit = int(np.argmax(off.grad_norms)) + 1 if off.grad_norms.size else 0  # 1-based, as in the figure
-    explain(f"The loss (h_50 − 0.6)² of one unit h_t = tanh(w h_(t−1) + b) from h_0 = 0.5. Where h_0 "
+    widgets.explain(f"The loss (h_50 − 0.6)² of one unit h_t = tanh(w h_(t−1) + b) from h_0 = 0.5. Where h_0 "
             "switches between the two attractors the loss jumps: a wall whose gradient grows like "
             f"(w·tanh′)^50. Unclipped, step {hit} met a gradient of "
             f"{off.grad_norms.max() if off.grad_norms.size else 0:.3g} and ended at "
@@ -280,7 +273,7 @@ def compare_tab(controls):
     st.slider("Memory-gate bias (LSTM forget f, GRU update z)", -2.0, 5.0, step=0.5, key="gf_gate_bias")
     profiles = compare_cells(**controls, gate_bias=st.session_state.gf_gate_bias)
     plots.show(compare_figure(profiles), key="gf_fig_compare")
-    explain("The same inputs and the same W_h (in the LSTM's g block and the GRU's n block) feed all three "
+    widgets.explain("The same inputs and the same W_h (in the LSTM's g block and the GRU's n block) feed all three "
             "cells; solid lines are ‖∂L_T/∂h_k‖. The LSTM's cell state, c_t = f ⊙ c_(t−1) + i ⊙ g, gives the "
             "gradient a path whose only factor is the forget gate: the dotted line is the product of f along it, "
             "with no W_h and no tanh′ to shrink it. The gradient also loops through h and the gates, which "
