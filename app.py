@@ -1,7 +1,9 @@
 """RNN Lab's entry point: navigation over the learning path, the shared sidebar, then the page."""
 import streamlit as st
 
-from lab_ui import nav, widgets
+from lab_ui import allocator, nav, widgets
+
+allocator.keep_temporaries_in_heap()  # training temporaries reuse heap memory (lab_ui/allocator.py)
 
 page = st.navigation([
     st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path,

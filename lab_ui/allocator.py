@@ -1,0 +1,32 @@
+"""Keep the server's NumPy temporaries in reused memory instead of fresh pages from the kernel.
+
+A training step allocates and frees the same few arrays of 1 to 30 MB every time (the gathered
+input projections, the per-step caches, their gradients). glibc's malloc serves such sizes with
+mmap and gives them back on free, so every step pays for page faults on memory the kernel must
+zero again: 20 to 40 % of a char-RNN step in a plain Python process (README, Benchmarks). glibc
+raises its mmap threshold by itself only after some large block has been freed, which happens to
+be the case once PyTorch is imported (so the benchmarks never showed it), but not in the app.
+
+``keep_temporaries_in_heap`` fixes both thresholds for the process: blocks below 32 MB come from
+the heap and are reused, and up to 64 MB of free memory at the top of the heap is kept rather than
+returned. Memory stays bounded by those numbers per arena. It is a process setting, so it is made
+by the app's entry point, not by rnn_core, which stays a plain library.
+"""
+import ctypes
+import ctypes.util
+import functools
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3   # glibc's mallopt parameter numbers (malloc.h)
+MMAP_THRESHOLD = 32 << 20                     # glibc's own ceiling for its dynamic threshold
+TRIM_THRESHOLD = 64 << 20
+
+
+@functools.cache
+def keep_temporaries_in_heap():
+    """Set glibc's mmap and trim thresholds once per process; False where there is no glibc."""
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError, TypeError):  # not glibc (musl, macOS, Windows): nothing to do
+        return False
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
