@@ -12,8 +12,11 @@ we could write in NumPy, to show where the ceiling is. Everything that made it f
 - every per-step buffer is allocated once and reused across steps.
 
 It agrees with rnn_core.charmodel to rounding (checked in float64 before timing) and is still
-only about as fast as PyTorch's fused oneDNN LSTM: the per-step products run at the GEMM rate
-of this core, and NumPy's float32 exp and tanh are not vectorised on AVX2 CPUs.
+only about as fast as PyTorch's fused oneDNN LSTM. The script also times the step's matrix products
+alone (the floor): the 128 sequential per-step products, dW_h, dW_x and the output layer, about
+0.93 GFLOP that no NumPy step can avoid. A 1.2x step must fit in PyTorch's time / 1.2; the floor
+shows how little of that is left for the 128 sequential steps' element-wise work, the loss,
+clipping and Adam, at about a microsecond per NumPy call.
 
     .venv/bin/python bench/lstm_ceiling.py          # 1 thread, hidden 128
 """
@@ -159,20 +162,43 @@ def ceiling_runner(H, data):
     return run
 
 
+def matrix_product_runner(H, data):
+    """Only the step's matrix products, shapes as in FeatureMajorLSTM: the floor of any NumPy step."""
+    rng = np.random.default_rng(0)
+    f32 = np.float32
+    W_h, W_y = rng.standard_normal((4 * H, H)).astype(f32), rng.standard_normal((V, H)).astype(f32)
+    h, da = np.zeros((H, B), f32), np.zeros((4 * H, B), f32)
+    DA, H_all = np.zeros((4 * H, T * B), f32), np.zeros((H, T * B), f32)
+    E, onehot = np.zeros((V, T * B), f32), np.zeros((T * B, V), f32)
+
+    def run():
+        for _ in range(T):
+            np.matmul(W_h, h, out=da)        # forward recurrence
+        for _ in range(T):
+            np.matmul(W_h.T, da, out=h)      # backward recurrence
+        DA @ H_all.T, DA @ onehot            # dW_h, dW_x
+        W_y @ H_all, E @ H_all.T, W_y.T @ E  # output layer: logits, dW_y, dH
+    return run
+
+
 def main(H=128, repeats=100):
     torch.set_num_threads(1)
     print(machine_line(1))
     print(f"float64 check against rnn_core: largest relative gradient difference "
           f"{check_against_rnn_core():.1e}")
     data = windows(WINDOWS)
-    t_engine, t_ceiling, t_torch = median_seconds(
-        [rnn_core_runner("lstm", H, 1, data), ceiling_runner(H, data), torch_runner("lstm", H, 1, data)],
-        repeats, warmup=WINDOWS)
+    t_engine, t_ceiling, t_floor, t_torch = median_seconds(
+        [rnn_core_runner("lstm", H, 1, data), ceiling_runner(H, data), matrix_product_runner(H, data),
+         torch_runner("lstm", H, 1, data)], repeats, warmup=WINDOWS)
     print(f"\nLSTM char-RNN step, hidden {H}, median of {repeats} steps in turns (tokens/s)")
-    print("| implementation | tokens/s | ratio to PyTorch |\n|---|---:|---:|")
+    print("| implementation | ms per step | tokens/s | ratio to PyTorch |\n|---|---:|---:|---:|")
     for name, seconds in (("rnn_core", t_engine), ("NumPy ceiling (this file)", t_ceiling),
-                          ("PyTorch", t_torch)):
-        print(f"| {name} | {T * B / seconds:,.0f} | {t_torch / seconds:.2f}x |")
+                          ("its matrix products alone", t_floor), ("PyTorch", t_torch)):
+        print(f"| {name} | {seconds * 1e3:.1f} | {T * B / seconds:,.0f} | {t_torch / seconds:.2f}x |")
+    print(f"\nA 1.2x step must take at most {t_torch / 1.2 * 1e3:.1f} ms; the matrix products take "
+          f"{t_floor * 1e3:.1f} ms, which leaves {(t_torch / 1.2 - t_floor) * 1e3:.1f} ms for everything else "
+          f"({(t_torch / 1.2 - t_floor) / (2 * T) * 1e6:.0f} us per sequential step, loss and Adam included); "
+          f"the ceiling spends {(t_ceiling - t_floor) * 1e3:.1f} ms there.")
 
 
 if __name__ == "__main__":
