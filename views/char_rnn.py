@@ -1,16 +1,14 @@
 """Char-RNN: train a character language model live, watch it learn, sample it, look inside.
 
-Streamlit runs a page as ``__main__``; the storyboard at the bottom runs only then, so tests can
-import the figure functions alone. The training run lives in this session's state only.
+The training itself is rnn_core.training; the figures are lab_ui.char_rnn_figures. The training run
+lives in this session's state only.
 """
 import hashlib
-import html
-import math
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from lab_ui import plots, state, widgets
+from lab_ui.char_rnn_figures import grad_norm_figure, loss_figure, prob_figure, strip_figure
 from rnn_core import training as tr
 from rnn_core.checkpoint import CheckpointError
 from rnn_core.corpora import CORPORA, load_corpus
@@ -35,12 +33,6 @@ CONFIG = {"char_cell": "cell", "char_hidden": "hidden_size", "char_layers": "num
           "char_lr": "lr", "char_clip": "clip", "char_steps": "total_steps", "seed": "seed"}
 TICK_SECONDS = 0.15  # compute per fragment run: a click is answered within about this
 TICK_EVERY = 0.35    # seconds between fragment runs
-SHOWN = {" ": "␣", "\n": "↵", "\t": "⇥"}
-
-
-def shown(char):
-    """A character as Plotly text: whitespace made visible, markup characters escaped."""
-    return html.escape(SHOWN.get(char, char))
 
 
 # --- state, controls and actions (callbacks run before the page is drawn) ---------------------
@@ -177,73 +169,6 @@ def reconcile(run, corpus, config):
         run.status = "paused"
     return (f"The model or corpus changed, so the weights trained for {run.step:,} steps would be "
             "thrown away. Discard them and start over, or keep training the old model?")
-
-
-# --- figures -----------------------------------------------------------------------------
-
-def hline(fig, steps, y, name, dash, color):
-    """A horizontal reference line drawn as a trace, so it sits right on a log axis too."""
-    fig.add_scatter(x=[steps[0], steps[-1]] if steps else [0, 1], y=[y, y], name=name, mode="lines",
-                    line=dict(dash=dash, width=2, color=color))
-
-
-def loss_figure(history, base, vocab_size, metric):
-    """Train and validation loss (or perplexity) per step, with the n-gram and uniform baselines."""
-    ppl = metric == "perplexity"
-    f, steps = (math.exp if ppl else float), history.train["step"]
-    fig = go.Figure()
-    fig.add_scatter(x=steps, y=[f(v) for v in history.train["loss"]], name="train",
-                    mode="lines", line=dict(width=1, color=plots.OKABE_ITO[4]))
-    fig.add_scatter(x=history.val["step"], y=[f(v) for v in history.val["loss"]], name="validation",
-                    mode="lines+markers", line=dict(width=3, color=plots.OKABE_ITO[1]))
-    hline(fig, steps, f(math.log(vocab_size)), f"uniform (V = {vocab_size})", "dot", plots.OKABE_ITO[7])
-    if base is not None:
-        hline(fig, steps, f(math.log(base.best_perplexity)), f"best n-gram (n = {base.best_n})",
-              "dash", plots.OKABE_ITO[5])
-    fig.update_yaxes(type="log" if ppl else "linear", dtick="D2" if ppl else None, tickformat="~g")
-    fig.update_layout(legend=dict(orientation="h", y=-0.25))
-    return plots.style(fig, title="Perplexity" if ppl else "Loss", height=420, xlabel="step",
-                       ylabel="perplexity (log scale)" if ppl else "nats per character")
-
-
-def grad_norm_figure(history, clip):
-    steps = history.train["step"]
-    fig = go.Figure()
-    fig.add_scatter(x=steps, y=history.train["grad_norm"], mode="lines", name="‖g‖ before clipping",
-                    line=dict(width=1, color=plots.OKABE_ITO[2]))
-    if clip:
-        hline(fig, steps, clip, f"threshold {clip:g}", "dash", plots.OKABE_ITO[3])
-    fig.update_yaxes(type="log", dtick="D2", tickformat="~g")
-    fig.update_layout(legend=dict(orientation="h", y=-0.25))
-    return plots.style(fig, title="Gradient norm", height=420, xlabel="step", ylabel="‖g‖ (log scale)")
-
-
-def prob_figure(probs, vocab, k=20):
-    top = sorted(range(len(probs)), key=lambda i: -probs[i])[:k]
-    fig = go.Figure(go.Bar(x=[f"{shown(vocab.chars[i])} " for i in top], y=[probs[i] for i in top],
-                           marker_color=plots.OKABE_ITO[0], hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
-    fig.update_xaxes(type="category")
-    return plots.style(fig, title=f"Next character: the {len(top)} most likely", height=360,
-                       ylabel="probability")
-
-
-def strip_figure(text, values, unit, per_row=60):
-    """The text in rows of ``per_row`` characters, each cell coloured by the unit's activation."""
-    cells = [(j % per_row, j // per_row, float(values[j]), shown(text[j])) for j in range(len(text))]
-    x, y, v, chars = zip(*cells)
-    rows = y[-1] + 1
-    z, hover = [[None] * per_row for _ in range(rows)], [[""] * per_row for _ in range(rows)]
-    for col, row, value, char in cells:
-        z[row][col], hover[row][col] = value, char
-    fig = go.Figure(go.Heatmap(z=z, text=hover, zmin=-1, zmax=1, zmid=0, colorscale=plots.SIGNED_SCALE,
-                               xgap=2, ygap=2, colorbar=dict(title=dict(text=f"h[{unit}]")),
-                               hovertemplate="%{text}: h = %{z:.2f}<extra></extra>"))
-    # Characters as their own trace: dark on pale cells, white on saturated ones, in either theme.
-    fig.add_scatter(x=x, y=y, text=chars, mode="text", hoverinfo="skip", showlegend=False,
-                    textfont=dict(size=plots.FONT_SIZE, color=["white" if abs(a) > 0.5 else "black" for a in v]))
-    fig.update_xaxes(visible=False, range=[-0.5, per_row - 0.5])
-    fig.update_yaxes(visible=False, range=[rows - 0.5, -0.5])  # first line on top
-    return plots.style(fig, title=f"Hidden unit {unit} while reading", height=100 + 40 * rows)
 
 
 # --- sections --------------------------------------------------------------------------------
