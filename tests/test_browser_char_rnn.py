@@ -24,7 +24,8 @@ def step_shown(page) -> int:
 POINTS_JS = """() => {
     const plots = [...document.querySelectorAll('.js-plotly-plot')]
         .filter(p => p.layout && p.layout.title && /Perplexity/.test(p.layout.title.text));
-    return plots.length ? plots[plots.length - 1].data[0].x.length : -1;
+    // _fullData: Plotly's decoded traces (data keeps the binary-array records the server sent)
+    return plots.length ? plots[plots.length - 1]._fullData[0].x.length : -1;
 }"""
 
 

@@ -76,7 +76,8 @@ STEP_JS = """() => {
 LOSS_JS = """() => {
     const plot = [...document.querySelectorAll('.js-plotly-plot')]
         .find(p => p.layout && p.layout.title && /Perplexity/.test(p.layout.title.text));
-    return plot ? {x: Array.from(plot.data[0].x), y: Array.from(plot.data[0].y)} : null;
+    const train = plot && plot._fullData[0];  // decoded: data keeps the binary records sent
+    return train ? {x: Array.from(train.x), y: Array.from(train.y)} : null;
 }"""
 UNROLL_STEP_JS = """() => {
     const graph = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
