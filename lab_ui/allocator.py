@@ -3,9 +3,9 @@
 A training step allocates and frees the same few arrays of 1 to 30 MB every time (the gathered
 input projections, the per-step caches, their gradients). glibc's malloc serves such sizes with
 mmap and gives them back on free, so every step pays for page faults on memory the kernel must
-zero again. glibc
-raises its mmap threshold by itself only after some large block has been freed, which happens to
-be the case once PyTorch is imported (so the benchmarks never showed it), but not in the app.
+zero again. glibc raises its mmap threshold by itself only after some large block has been freed,
+which happens to be the case once PyTorch is imported (so the benchmarks never showed it), but not
+in the app.
 
 ``keep_temporaries_in_heap`` fixes both thresholds for the process: blocks below 32 MB come from
 the heap and are reused, and up to 16 MB of free memory at the top of a heap is kept rather than
