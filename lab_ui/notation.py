@@ -66,6 +66,7 @@ EQUATIONS = (
 )
 
 GRU_UPDATE = r"h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}"
+OUTPUT_GATE = r"o^{\text{gate}}"  # the LSTM's output gate: o_t is already the network's output, W_y h_t + c
 GRU_NOTE = (
     "GRU update as in PyTorch: z close to 1 keeps the old state. "
     "Some slides write the update with z and 1 - z swapped; the meaning of z is then reversed."

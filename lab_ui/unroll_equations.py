@@ -5,9 +5,9 @@ Weights are written in the notation the student chose in the sidebar (lab_ui.wid
 """
 import streamlit as st
 
-from lab_ui import widgets
+from lab_ui import notation, widgets
 
-OGATE = r"o^{\text{gate}}"  # the LSTM's output gate; o_t is the network's output, W_y h_t + c
+OGATE = notation.OUTPUT_GATE
 
 
 def vec(v):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from harness import no_exceptions, plotly_specs, run_page
+from lab_ui import notation
 from rnn_core import gates as G
 
 PAGE = "views/gates.py"
@@ -68,6 +69,8 @@ def test_gate_heatmaps_are_the_engines_gate_and_state_values(cell):
         np.testing.assert_array_equal(z(spec), values[name].T)        # units x time, exact in JSON
     latex = at.latex[0].value
     assert ("r_t \\odot (" in latex) == reset_after and ("c_t" in latex) == (kind == "lstm")
+    # The output gate is not o_t, which the course keeps for the network's output W_y h_t + c.
+    assert "o_t" not in latex and (notation.OUTPUT_GATE + "_t" in latex) == (kind == "lstm")
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])

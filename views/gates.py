@@ -82,9 +82,9 @@ compare_kinds = st.cache_data(max_entries=16, show_spinner=False)(G.compare_kind
 
 # --- equations: symbols only ---------------------------------------------------------------------
 
-def gate_line(name, fn=r"\sigma"):
+def gate_line(name, fn=r"\sigma", symbol=None):
     Wx, Wh = widgets.sym("W_x", latex=True), widgets.sym("W_h", latex=True)
-    return rf"{name}_t = {fn}({Wx}^{{({name})}} x_t + {Wh}^{{({name})}} h_{{t-1}} + b_{name})"
+    return rf"{symbol or name}_t = {fn}({Wx}^{{({name})}} x_t + {Wh}^{{({name})}} h_{{t-1}} + b_{name})"
 
 
 def candidate(reset_after):
@@ -96,8 +96,8 @@ def candidate(reset_after):
 
 def equations(kind, reset_after):
     if kind == "lstm":
-        lines = [gate_line("i"), gate_line("f"), gate_line("g", r"\tanh"), gate_line("o"),
-                 r"c_t = f_t \odot c_{t-1} + i_t \odot g_t", r"h_t = o_t \odot \tanh(c_t)"]
+        lines = [gate_line("i"), gate_line("f"), gate_line("g", r"\tanh"), gate_line("o", symbol=notation.OUTPUT_GATE),
+                 r"c_t = f_t \odot c_{t-1} + i_t \odot g_t", rf"h_t = {notation.OUTPUT_GATE}_t \odot \tanh(c_t)"]
     else:
         lines = [gate_line("r"), gate_line("z"), candidate(reset_after), notation.GRU_UPDATE]
     return r"\begin{aligned}" + r" \\ ".join(line.replace("=", "&=", 1) for line in lines) + r"\end{aligned}"
