@@ -11,6 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from lab_ui import plots
+from rnn_core.losses import perplexity
 
 SHOWN = {" ": "␣", "\n": "↵", "\t": "⇥"}
 LEGEND_BELOW = dict(orientation="h", y=-0.25)
@@ -32,7 +33,7 @@ def hline(steps, y, name, dash, color):
 def loss_figure(history, base, vocab_size, metric):
     """Train and validation loss (or perplexity) per step, with the n-gram and uniform baselines."""
     ppl = metric == "perplexity"
-    f = np.exp if ppl else np.asarray
+    f = perplexity if ppl else np.asarray
     train, val = history.train, history.val
     steps = np.asarray(train["step"])
     traces = [plots.line(steps, f(np.asarray(train["loss"])), "train", C_TRAIN, width=1, log=ppl),

@@ -7,8 +7,6 @@ import streamlit as st
 
 from lab_ui import notation, widgets
 
-OGATE = notation.OUTPUT_GATE
-
 
 def vec(v):
     return r"\begin{bmatrix}" + r" \\ ".join(f"{x + 0.0:.3f}" for x in v) + r"\end{bmatrix}"  # +0.0: no -0.000
@@ -40,14 +38,14 @@ def forward_equations(tr, t):
         rec = rf"{S('W_h', gate)} {prev}_{{{t - 1}}}"
         if tr.kind == "gru" and b.name == "n":  # the page's GRU resets before the product (Cho et al.)
             rec = rf"{S('W_h', 'n')} (r_{{{t}}} \odot h_{{{t - 1}}})"
-        name = OGATE if (tr.kind, b.name) == ("lstm", "o") else b.name
+        name = notation.OUTPUT_GATE if (tr.kind, b.name) == ("lstm", "o") else b.name
         eq(f"{name}_{{{t}}}", rf"{f}\left({S('W_x', gate)} x_{{{t}}} + {rec} + {S('b', gate)}\right)",
            rf"{f}\left({vec(b.input[s])} + {vec(b.recurrent[s])} + {vec(b.bias)}\right) = {vec(b.value[s])}")
     if tr.kind == "lstm":
         i, f, g, o = (b.value[s] for b in tr.blocks)
         eq(f"c_{{{t}}}", rf"f_{{{t}}} \odot c_{{{t - 1}}} + i_{{{t}}} \odot g_{{{t}}}",
            rf"{vec(f)} \odot {vec(tr.c_prev[s])} + {vec(i)} \odot {vec(g)} = {vec(tr.c[s])}")
-        eq(f"h_{{{t}}}", rf"{OGATE}_{{{t}}} \odot \tanh(c_{{{t}}})",
+        eq(f"h_{{{t}}}", rf"{notation.OUTPUT_GATE}_{{{t}}} \odot \tanh(c_{{{t}}})",
            rf"{vec(o)} \odot \tanh{vec(tr.c[s])} = {vec(tr.h[s])}")
     if tr.kind == "gru":
         _, z, n = (b.value[s] for b in tr.blocks)

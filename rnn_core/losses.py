@@ -67,5 +67,9 @@ def softmax_cross_entropy(logits, targets, reduction="mean"):
 
 
 def perplexity(mean_nll):
-    """exp of the mean negative log-likelihood per token; a uniform model over V symbols gives V."""
-    return float(np.exp(mean_nll))
+    """exp of the mean negative log-likelihood per token; a uniform model over V symbols gives V.
+
+    A float for one loss; element-wise for an array of losses (a training curve).
+    """
+    p = np.exp(np.asarray(mean_nll, dtype=np.float64))
+    return float(p) if p.ndim == 0 else p

@@ -22,6 +22,7 @@ import numpy as np
 
 from .charmodel import CharModel, NonFiniteStepError, make_char_model, mean_loss, train_step
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .losses import perplexity
 from .ngram import best_baseline
 from .optim import make_optimizer
 from .sampling import sample_text
@@ -149,7 +150,7 @@ class TrainingRun:
     @property
     def val_perplexity(self):
         losses = self.history.val["loss"]
-        return float(np.exp(losses[-1])) if losses else None
+        return perplexity(losses[-1]) if losses else None
 
 
 def new_run(text, config=TrainConfig(), corpus="text", baseline=True) -> TrainingRun:

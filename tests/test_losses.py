@@ -32,6 +32,12 @@ def test_uniform_model_has_perplexity_equal_to_vocabulary_size():
     assert rc.perplexity(loss) == pytest.approx(V, rel=1e-12)
 
 
+def test_perplexity_of_a_curve_is_element_wise_and_of_one_loss_a_float():
+    losses = np.array([0.0, np.log(2.0), np.log(80.0)])
+    np.testing.assert_allclose(rc.perplexity(losses), [1.0, 2.0, 80.0], rtol=1e-15)
+    assert type(rc.perplexity(np.log(80.0))) is float
+
+
 def test_linear_head_gradients_match_finite_differences():
     rng = np.random.default_rng(1)
     Hs, W_y, c = rng.standard_normal((4, 2, 3)), rng.standard_normal((5, 3)), rng.standard_normal(5)
