@@ -243,8 +243,8 @@ def sample_section(run):
     if ss.get("char_sampled"):
         st.code(ss.char_sampled, language=None, wrap_lines=True)
     widgets.explain("Text written by the model one character at a time: the priming text sets the hidden "
-            "state, then each sampled character is fed back in as the next input.",
-            "Sample at temperature 0 (greedy: it soon repeats itself), 0.5, 1 and 1.5.")
+                    "state, then each sampled character is fed back in as the next input.",
+                    "Sample at temperature 0 (greedy: it soon repeats itself), 0.5, 1 and 1.5.")
 
 
 def inspect_section(run):
@@ -260,8 +260,8 @@ def inspect_section(run):
             st.warning(f"Cannot read this context: {err}")
     with right:
         widgets.explain("y = softmax(W_y h + c) after the model has read the context: its guess for the "
-                "next character (↵ is a newline, ␣ a space).",
-                "End the context in the middle of a word, then after a space or a newline.")
+                        "next character (↵ is a newline, ␣ a space).",
+                        "End the context in the middle of a word, then after a space or a newline.")
     cols = st.columns([4, 1, 1])
     cols[0].text_area("Text to read", key="char_strip_text", max_chars=600, height=100)
     for key, top in (("char_layer", run.model.num_layers), ("char_unit", run.model.hidden_size - 1)):
@@ -275,8 +275,8 @@ def inspect_section(run):
     except ValueError as err:
         st.warning(f"Cannot read this text: {err}")
     widgets.explain("Each character coloured by one hidden unit's value h after reading it (red +1, "
-            "blue −1), as in Karpathy's visualisations of char-RNNs.",
-            "Try the units listed above; look for ones that switch at line ends, digits or spaces.")
+                    "blue −1), as in Karpathy's visualisations of char-RNNs.",
+                    "Try the units listed above; look for ones that switch at line ends, digits or spaces.")
 
 
 def checkpoint_section(run, corpus, text):
@@ -319,10 +319,10 @@ def render():
     st.radio("Show", ["perplexity", "loss"], key="char_metric", horizontal=True)
     st.fragment(live, run_every=TICK_EVERY if run is not None and run.status == "running" else None)()
     widgets.explain("Left: the training loss of every step (noisy: one batch each) and the loss on held-out "
-            "validation text, against uniform guessing and the best n-gram model counted on the "
-            "training text. Right: the gradient norm before clipping, and the threshold.",
-            "Train an RNN and an LSTM on the arithmetic corpus: only a model that remembers the "
-            "first number can beat the n-gram. Then try a learning rate of 1 without clipping.")
+                    "validation text, against uniform guessing and the best n-gram model counted on the "
+                    "training text. Right: the gradient norm before clipping, and the threshold.",
+                    "Train an RNN and an LSTM on the arithmetic corpus: only a model that remembers the "
+                    "first number can beat the n-gram. Then try a learning rate of 1 without clipping.")
     if run is not None and run.step > 0:
         sample_section(run)
         inspect_section(run)

@@ -179,10 +179,10 @@ def gates_tab(view, kind, reset_after):
                 plots.show(heat(values[name], f"{title} {name}_t", scale), key=f"gates_fig_{name}")
                 st.caption(f"{title} {name}: {caption}")
     widgets.explain(f"One forward pass of the engine over T = {trace.h.shape[0]} random inputs: each row is a unit, "
-            "each column a step t. Gates are sigmoids between 0 (closed) and 1 (open): each one scales what "
-            f"flows through it. Here the mean {gate} is {view.path.mean_gate:.2f}.",
-            "Raise the input scale to 3: the gates saturate into stripes of 0 and 1, switches rather than "
-            f"dimmers. Then set the memory-gate bias to 4 and watch the {gate} map turn uniformly open.")
+                    "each column a step t. Gates are sigmoids between 0 (closed) and 1 (open): each one scales what "
+                    f"flows through it. Here the mean {gate} is {view.path.mean_gate:.2f}.",
+                    "Raise the input scale to 3: the gates saturate into stripes of 0 and 1, switches rather than "
+                    f"dimmers. Then set the memory-gate bias to 4 and watch the {gate} map turn uniformly open.")
 
 
 def path_tab(view, kind):
@@ -202,9 +202,9 @@ def path_tab(view, kind):
                 "along it ∂h_T/∂h_k = diag(z_(k+1) ⊙ ⋯ ⊙ z_T). Dashed: v ⊙ that product, for the loss "
                 "L_T = v·h_T. Solid: the engine's full BPTT gradient ∂L_T/∂h_k, which also goes through n, r, z.")
     widgets.explain(what + f" Right: the product for every unit (mean {gate} = {path.mean_gate:.2f}).",
-            f"Set the memory-gate bias to 0: {gate} is about one half, the product halves at every step, and "
-            "the solid line lies far above the dashed one (the other paths carry more). Then try 3: the dashed "
-            "line flattens and the two lines meet, because the direct path now dominates.")
+                    f"Set the memory-gate bias to 0: {gate} is about one half, the product halves at every step, and "
+                    "the solid line lies far above the dashed one (the other paths carry more). Then try 3: the dashed "
+                    "line flattens and the two lines meet, because the direct path now dominates.")
 
 
 def bias_tab(controls, kind, reset_after):
@@ -216,15 +216,15 @@ def bias_tab(controls, kind, reset_after):
         with col:
             plots.show(fig, key=f"gates_fig_bias_{key}")
     widgets.explain(f"The same weights and inputs with every bias from 0 to 5; the marker is the sidebar's value. At "
-            f"initialisation the other weights are small, so {gate} ≈ σ(b_{gate}): PyTorch's default bias near 0 "
-            "starts every unit half-forgetting, and the gradient along the memory path shrinks like a power of "
-            "one half. Gers, Schmidhuber and Cummins (2000), who added the forget gate to the LSTM, started it "
-            "open with a positive bias; Jozefowicz, Zaremba and Sutskever (2015) found that a forget-gate bias "
-            "of 1 closes the gap between the LSTM and the GRU. Hence b_f ≈ 1 to 2 (shaded): the cell "
-            "remembers for tens of steps from the start, while the gate sits where the sigmoid is still steep "
-            "enough to learn when to forget. Near 5 it is flat: the gate hardly learns, and c piles up inputs.",
-            "Set T = 200 and move the bias from 0 to 2: the far-back gradient grows by many orders of magnitude. "
-            + ("Then switch the cell to a GRU: its update-gate bias b_z plays the same role." if gate == "f" else
+                    f"initialisation the other weights are small, so {gate} ≈ σ(b_{gate}): PyTorch's default bias near 0 "
+                    "starts every unit half-forgetting, and the gradient along the memory path shrinks like a power of "
+                    "one half. Gers, Schmidhuber and Cummins (2000), who added the forget gate to the LSTM, started it "
+                    "open with a positive bias; Jozefowicz, Zaremba and Sutskever (2015) found that a forget-gate bias "
+                    "of 1 closes the gap between the LSTM and the GRU. Hence b_f ≈ 1 to 2 (shaded): the cell "
+                    "remembers for tens of steps from the start, while the gate sits where the sigmoid is still steep "
+                    "enough to learn when to forget. Near 5 it is flat: the gate hardly learns, and c piles up inputs.",
+                    "Set T = 200 and move the bias from 0 to 2: the far-back gradient grows by many orders of magnitude. "
+                    + ("Then switch the cell to a GRU: its update-gate bias b_z plays the same role." if gate == "f" else
                "Then switch the cell to the LSTM: its forget-gate bias b_f plays the same role."))
 
 
@@ -244,12 +244,12 @@ def conventions_tab(controls):
         with col:
             plots.show(heat(diff, f"{name}_t after − {name}_t before", "signed"), key=f"gates_fig_d{name}")
     widgets.explain("Both share r, z and the update h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_(t−1); only where r enters the "
-            "candidate differs. Before: r picks which parts of h_(t−1) the matrix sees. After: r scales what the "
-            "matrix produced, unit by unit, so W_h h_(t−1) is one product for all three gates (what cuDNN "
-            "exploits). The two agree only when r is the same for every unit; otherwise they are different "
-            "functions of the same weights, so weights do not carry over from one convention to the other.",
-            "Raise the input scale: r varies more from unit to unit and the candidates drift apart. Set it to 0: "
-            "the difference shrinks but does not vanish, because the random biases still differ between units.")
+                    "candidate differs. Before: r picks which parts of h_(t−1) the matrix sees. After: r scales what the "
+                    "matrix produced, unit by unit, so W_h h_(t−1) is one product for all three gates (what cuDNN "
+                    "exploits). The two agree only when r is the same for every unit; otherwise they are different "
+                    "functions of the same weights, so weights do not carry over from one convention to the other.",
+                    "Raise the input scale: r varies more from unit to unit and the candidates drift apart. Set it to 0: "
+                    "the difference shrinks but does not vanish, because the random biases still differ between units.")
 
 
 def compare_tab(controls, reset_after):
@@ -263,11 +263,11 @@ def compare_tab(controls, reset_after):
     with right:
         plots.show(grads, key="gates_fig_compare")
     widgets.explain("A tanh RNN, an LSTM and a GRU of the same hidden size, PyTorch's initialisation from one seed, "
-            "read the same inputs. Left: one unit of each hidden state. Right: the engine's ‖∂L_T/∂h_k‖ for the "
-            "loss L_T = v·h_T, and for the LSTM the gradient on the cell state c (dotted).",
-            "The RNN's gradient falls like a power of its W_h, far faster than the gated cells'. Raise the "
-            "memory-gate bias to 3: the LSTM and GRU carry it across the whole sequence. Set it to 0: they lose "
-            "much of their lead.")
+                    "read the same inputs. Left: one unit of each hidden state. Right: the engine's ‖∂L_T/∂h_k‖ for the "
+                    "loss L_T = v·h_T, and for the LSTM the gradient on the cell state c (dotted).",
+                    "The RNN's gradient falls like a power of its W_h, far faster than the gated cells'. Raise the "
+                    "memory-gate bias to 3: the LSTM and GRU carry it across the whole sequence. Set it to 0: they lose "
+                    "much of their lead.")
 
 
 def render():

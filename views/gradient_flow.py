@@ -110,31 +110,31 @@ def lag_tab(controls):
     with left:
         plots.show(figs["eigen"], key="gf_fig_eigen")
         widgets.explain("Each dot is an eigenvalue λ of W_h. Inside the unit circle a direction shrinks at every "
-                "step, outside it grows. The dotted circle has the radius of the largest singular value: "
-                "no vector is stretched more than that in one step.",
-                "Switch to *Eigenvalues placed by hand*, put one pair just outside the circle (|λ| = 1.05) "
-                "and watch the lag plot below turn upward at long lags.")
+                        "step, outside it grows. The dotted circle has the radius of the largest singular value: "
+                        "no vector is stretched more than that in one step.",
+                        "Switch to *Eigenvalues placed by hand*, put one pair just outside the circle (|λ| = 1.05) "
+                        "and watch the lag plot below turn upward at long lags.")
     with right:
         plots.show(figs["sv"], key="gf_fig_sv")
         widgets.explain("The singular values are how much W_h stretches its most and least favoured directions. "
-                "Pascanu et al. (2013): with |φ′| ≤ γ, σ_max < 1/γ is enough for the gradient to vanish.",
-                "Compare *Orthogonal* (all σ equal to ρ) with *Random Gaussian* at the same ρ: the "
-                "Gaussian matrix has σ_max ≈ 2ρ, so the bound no longer settles the question.")
+                        "Pascanu et al. (2013): with |φ′| ≤ γ, σ_max < 1/γ is enough for the gradient to vanish.",
+                        "Compare *Orthogonal* (all σ equal to ρ) with *Random Gaussian* at the same ρ: the "
+                        "Gaussian matrix has σ_max ≈ 2ρ, so the bound no longer settles the question.")
     st.divider()
     plots.show(figs["lag"], key="gf_fig_lag")
     widgets.explain("The measured norm of ∂L_T/∂h_k, the gradient that the loss at the last step sends back to "
-            "the state k steps earlier, computed by the engine's own BPTT, against ρ^lag (exact for a "
-            "linear RNN with a normal W_h) and the (γσ_max)^lag bound, which it never crosses.",
-            "Set the nonlinearity to linear: the measured line sits on ρ^lag. Back on tanh, raise the "
-            "input scale: tanh saturates and the gradient dies faster than ρ^lag.")
+                    "the state k steps earlier, computed by the engine's own BPTT, against ρ^lag (exact for a "
+                    "linear RNN with a normal W_h) and the (γσ_max)^lag bound, which it never crosses.",
+                    "Set the nonlinearity to linear: the measured line sits on ρ^lag. Back on tanh, raise the "
+                    "input scale: tanh saturates and the gradient dies faster than ρ^lag.")
     st.divider()
     left, right = st.columns(2, gap="large")
     with left:
         plots.show(figs["heat"], key="gf_fig_heat")
         widgets.explain("With a loss at every step t, row t is the gradient that L_t sends back to each earlier "
-                "state h_k. The colour changes along the diagonals: only the distance t − k matters much.",
-                "Move ρ from 0.9 to 1.1 and watch the top-left corner, the longest lags (late losses, "
-                "early states), go from dark to bright.")
+                        "state h_k. The colour changes along the diagonals: only the distance t − k matters much.",
+                        "Move ρ from 0.9 to 1.1 and watch the top-left corner, the longest lags (late losses, "
+                        "early states), go from dark to bright.")
     with right:
         plots.show(figs["share"], key="gf_fig_share")
         near = A.share_within(view.share, 9)
@@ -144,8 +144,8 @@ def lag_tab(controls):
                               "the short-range structure",
                  "preserved": "with the gradient preserved, every distance has its say"}[view.ratio.verdict]
         widgets.explain(f"∂L/∂W_h is a sum over all pairs (t, k) of per-step parts. Here {near:.0%} of it comes "
-                f"from steps at most 9 steps before their loss: {story}.",
-                "Find the ρ at which far-back steps (distance > 50) start to carry a visible share.")
+                        f"from steps at most 9 steps before their loss: {story}.",
+                        "Find the ρ at which far-back steps (distance > 50) start to carry a visible share.")
     st.divider()
     left, right = st.columns(2, gap="large")
     with left:
@@ -153,11 +153,11 @@ def lag_tab(controls):
     with right:
         s = view.saturation
         widgets.explain(f"Every step multiplies the gradient by diag(φ′(a_t)) W_h^T. These are those φ′ factors "
-                f"for every step and unit: mean {s.mean:.2f}, {s.saturated:.0%} below 0.1 (saturated)"
-                + (f", {s.dead:.0%} exactly 0 (ReLU units switched off)" if s.dead else "") + ". "
-                "Each saturated unit cuts its path of the gradient.",
-                "Raise the input scale from 0.1 to 2 with tanh: the histogram piles up near 0 and the "
-                "lag plot collapses, even with ρ = 1.")
+                        f"for every step and unit: mean {s.mean:.2f}, {s.saturated:.0%} below 0.1 (saturated)"
+                        + (f", {s.dead:.0%} exactly 0 (ReLU units switched off)" if s.dead else "") + ". "
+                        "Each saturated unit cuts its path of the gradient.",
+                        "Raise the input scale from 0.1 to 2 with tanh: the histogram piles up near 0 and the "
+                        "lag plot collapses, even with ρ = 1.")
 
 
 def non_normal_tab(controls):
@@ -170,13 +170,13 @@ def non_normal_tab(controls):
     peak = int(np.argmax(worst))
     plots.show(non_normal_figure(spec, measured, worst), key="gf_fig_nonnormal")
     widgets.explain(f"W_h = Q J Qᵀ with 2×2 blocks [[ρ, s], [0, ρ]]: every eigenvalue is ρ = {spec.spectral_radius:.2f} < 1, "
-            f"yet σ_max = {spec.max_singular_value:.2f}. The block sends part of one coordinate into the "
-            f"other at every step, so ‖W^l‖ ≈ l·s·ρ^(l−1) first grows (peak {worst[peak]:.3g} at lag {peak}) "
-            "and only then decays as ρ^l. The eigenvalues tell where the gradient ends up; the singular "
-            "values tell what can happen on the way. Pascanu's ρ < 1 is sufficient for vanishing "
-            "*eventually*, not at every lag.",
-            "Set the shear to 0: the matrix is normal again and all four lines meet ρ^lag. Then raise "
-            "the shear to 5 with ρ = 0.95.")
+                    f"yet σ_max = {spec.max_singular_value:.2f}. The block sends part of one coordinate into the "
+                    f"other at every step, so ‖W^l‖ ≈ l·s·ρ^(l−1) first grows (peak {worst[peak]:.3g} at lag {peak}) "
+                    "and only then decays as ρ^l. The eigenvalues tell where the gradient ends up; the singular "
+                    "values tell what can happen on the way. Pascanu's ρ < 1 is sufficient for vanishing "
+                    "*eventually*, not at every lag.",
+                    "Set the shear to 0: the matrix is normal again and all four lines meet ρ^lag. Then raise "
+                    "the shear to 5 with ρ = 0.95.")
 
 
 def clip_configs():
@@ -245,12 +245,12 @@ def clipping_tab():
     cols[2].button("Reset", key="gf_reset", icon=":material/restart_alt:", on_click=reset_runs, args=(configs,))
     st.fragment(training_panel, run_every=REFRESH if ss.gf_training else None)()
     widgets.explain("Left: the loss of both runs, with the loss of the best guess that ignores the input. Right: "
-            "the gradient norm each step *before* clipping, the threshold, and what the clipped run "
-            "actually applied. Clipping by norm rescales g ← threshold · g/‖g‖ when ‖g‖ > threshold, "
-            "keeping its direction; clipping by value clamps every entry, which can turn it.",
-            "Train with the defaults (remember the first symbol, ρ = 1.5): the unclipped run's rare huge "
-            "gradients throw it off, the clipped one learns. Then try ρ = 0.9: no spikes, and clipping "
-            "changes nothing, because vanishing gradients are not what clipping fixes.")
+                    "the gradient norm each step *before* clipping, the threshold, and what the clipped run "
+                    "actually applied. Clipping by norm rescales g ← threshold · g/‖g‖ when ‖g‖ > threshold, "
+                    "keeping its direction; clipping by value clamps every entry, which can turn it.",
+                    "Train with the defaults (remember the first symbol, ρ = 1.5): the unclipped run's rare huge "
+                    "gradients throw it off, the clipped one learns. Then try ρ = 0.9: no spikes, and clipping "
+                    "changes nothing, because vanishing gradients are not what clipping fixes.")
     st.subheader("Pascanu's cliff")
     cols = st.columns(3)
     cols[0].slider("Start w", 0.5, 3.5, step=0.05, key="gf_w0")
@@ -260,13 +260,13 @@ def clipping_tab():
     plots.show(cliff_figure(surf, off, on), key="gf_fig_cliff")
     hit = int(np.argmax(off.grad_norms)) + 1 if off.grad_norms.size else 0  # 1-based, as in the figure
     widgets.explain(f"The loss (h_50 − 0.6)² of one unit h_t = tanh(w h_(t−1) + b) from h_0 = 0.5. Where h_0 "
-            "switches between the two attractors the loss jumps: a wall whose gradient grows like "
-            f"(w·tanh′)^50. Unclipped, step {hit} met a gradient of "
-            f"{off.grad_norms.max() if off.grad_norms.size else 0:.3g} and ended at "
-            f"(w, b) = ({off.points[-1, 0]:.3g}, {off.points[-1, 1]:.3g}); clipped at the threshold "
-            f"{ss.gf_threshold:g} above, every step is at most {ss.gf_cliff_lr * ss.gf_threshold:.3g} long.",
-            "Move the start a little: paths that miss the wall behave alike; the ones that land on it "
-            "are thrown far away unless clipped.")
+                    "switches between the two attractors the loss jumps: a wall whose gradient grows like "
+                    f"(w·tanh′)^50. Unclipped, step {hit} met a gradient of "
+                    f"{off.grad_norms.max() if off.grad_norms.size else 0:.3g} and ended at "
+                    f"(w, b) = ({off.points[-1, 0]:.3g}, {off.points[-1, 1]:.3g}); clipped at the threshold "
+                    f"{ss.gf_threshold:g} above, every step is at most {ss.gf_cliff_lr * ss.gf_threshold:.3g} long.",
+                    "Move the start a little: paths that miss the wall behave alike; the ones that land on it "
+                    "are thrown far away unless clipped.")
 
 
 def compare_tab(controls):
@@ -274,14 +274,14 @@ def compare_tab(controls):
     profiles = compare_cells(**controls, gate_bias=st.session_state.gf_gate_bias)
     plots.show(compare_figure(profiles), key="gf_fig_compare")
     widgets.explain("The same inputs and the same W_h (in the LSTM's g block and the GRU's n block) feed all three "
-            "cells; solid lines are ‖∂L_T/∂h_k‖. The LSTM's cell state, c_t = f ⊙ c_(t−1) + i ⊙ g, gives the "
-            "gradient a path whose only factor is the forget gate: the dotted line is the product of f along it, "
-            "with no W_h and no tanh′ to shrink it. The gradient also loops through h and the gates, which "
-            "adds to f: here the LSTM's gradient survives for hundreds of steps where the RNN's vanished, and "
-            "may even grow slowly (the forget gate cures vanishing, not exploding). The GRU's "
-            "h_t = (1 − z) n + z h_(t−1) has a direct path with factor z.",
-            "Set the gate bias to 0 (PyTorch's default): f ≈ 0.5 and the LSTM forgets about as fast as the "
-            "RNN. Then try 1, 2 and 3, and watch the dotted product of forget gates flatten.")
+                    "cells; solid lines are ‖∂L_T/∂h_k‖. The LSTM's cell state, c_t = f ⊙ c_(t−1) + i ⊙ g, gives the "
+                    "gradient a path whose only factor is the forget gate: the dotted line is the product of f along it, "
+                    "with no W_h and no tanh′ to shrink it. The gradient also loops through h and the gates, which "
+                    "adds to f: here the LSTM's gradient survives for hundreds of steps where the RNN's vanished, and "
+                    "may even grow slowly (the forget gate cures vanishing, not exploding). The GRU's "
+                    "h_t = (1 − z) n + z h_(t−1) has a direct path with factor z.",
+                    "Set the gate bias to 0 (PyTorch's default): f ≈ 0.5 and the LSTM forgets about as fast as the "
+                    "RNN. Then try 1, 2 and 3, and watch the dotted product of forget gates flatten.")
 
 
 def render():
